@@ -1,0 +1,86 @@
+# dnscert-operator. `make demo` runs the operator on a local control plane,
+# `make test` runs every test. Tools go into bin/, the control plane into a
+# cache outside the checkout (see hack/install-control-plane.sh).
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GINKGO_VERSION ?= v2.34.0
+
+# The control plane binaries (etcd, kube-apiserver, kube-controller-manager,
+# kubectl), built once by hack/install-control-plane.sh.
+CONTROL_PLANE_DIR = $(shell hack/install-control-plane.sh)
+
+.PHONY: all
+all: build
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD and RBAC manifests under config/.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate the deepcopy functions of the API types.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Format the Go code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when generated files differ from the committed ones.
+	@if ! git diff --quiet -- config api; then \
+		git --no-pager diff --stat -- config api; \
+		echo "generated files are out of date: run 'make manifests generate' and commit the result" >&2; \
+		exit 1; \
+	fi
+
+.PHONY: verify-fmt
+verify-fmt: ## Fail when Go files are not formatted.
+	@files="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/tools/'))"; \
+	if [[ -n "$$files" ]]; then echo "not formatted (run 'make fmt'): $$files" >&2; exit 1; fi
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/manager.
+	go build -o $(LOCALBIN)/manager .
+
+.PHONY: control-plane
+control-plane: ## Build the local control plane into the cache (about 10 minutes the first time).
+	@hack/install-control-plane.sh
+
+##@ Test
+
+.PHONY: test
+test: verify-fmt vet verify-generated build ## Run unit, controller (envtest) and end-to-end tests.
+	KUBEBUILDER_ASSETS="$(CONTROL_PLANE_DIR)" go test ./... -count=1 -timeout 40m
+
+.PHONY: test-e2e
+test-e2e: build ## Run only the end-to-end tests against the real binary.
+	KUBEBUILDER_ASSETS="$(CONTROL_PLANE_DIR)" go test ./test/e2e/... -count=1 -v -timeout 30m
+
+##@ Demo
+
+.PHONY: demo
+demo: build manifests ## Run the operator on a local control plane with the example certificates (KEEP=1 leaves it running).
+	KUBEBUILDER_ASSETS="$(CONTROL_PLANE_DIR)" KEEP="$(KEEP)" hack/demo.sh
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN):
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

@@ -1,0 +1,252 @@
+// Package controllers contains the DNSCertificate reconciler: it issues certificates through
+// CertificateSigningRequests and keeps them, verified, in Secrets it owns.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
+	"github.com/dnscert/dnscert-operator/internal/pki"
+)
+
+// DNSCertificateReconciler issues and renews the certificate of each DNSCertificate.
+type DNSCertificateReconciler struct {
+	client.Client
+	// APIReader reads around the cache: Secrets the operator does not own, and objects it just wrote.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+
+	// DefaultSignerName signs DNSCertificates that name no signer.
+	DefaultSignerName string
+	// AutoApprove makes the operator approve the CSRs it creates itself.
+	AutoApprove bool
+	// Username is the operator's own user name, as the API server reports it; only CSRs
+	// requested by this user are approved.
+	Username string
+	// SignerTimeout is how long an approved CSR may stay unsigned before it is replaced.
+	SignerTimeout time.Duration
+	// TrustBundlesServed is true when the API server serves certificates.k8s.io/v1 ClusterTrustBundles.
+	TrustBundlesServed bool
+	// MaxConcurrentReconciles is the number of DNSCertificates reconciled at once.
+	MaxConcurrentReconciles int
+
+	expectations *expectations
+	roots        *rootResolver
+}
+
+// +kubebuilder:rbac:groups=certs.dnscert.io,resources=dnscertificates,verbs=get;list;watch
+// +kubebuilder:rbac:groups=certs.dnscert.io,resources=dnscertificates/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=certs.dnscert.io,resources=dnscertificates/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests/approval,verbs=update
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=signers,verbs=approve,resourceNames=certs.dnscert.io/local
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=clustertrustbundles,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
+
+// Reconcile observes a DNSCertificate and what belongs to it, decides whether it needs a new
+// certificate, takes the next step of issuance, and records the result in one status write.
+func (r *DNSCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	certificate, err := r.getCertificate(ctx, req.NamespacedName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if certificate == nil {
+		return ctrl.Result{}, r.sweepCSRs(ctx, req.NamespacedName)
+	}
+	if certificate.DeletionTimestamp != nil {
+		// The Secret and the pending key go with it through their owner references.
+		return ctrl.Result{}, r.sweepCSRs(ctx, req.NamespacedName)
+	}
+
+	obs, err := r.observe(ctx, certificate)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	current, problem, err := r.decide(ctx, obs)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	status := workingStatus(certificate)
+	result, err := r.act(ctx, obs, status, current, problem)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	r.computeStatus(obs, status, result)
+	if err := r.writeStatus(ctx, certificate, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.recordEvents(certificate, result)
+	return ctrl.Result{RequeueAfter: requeueDelay(r.Clock.Now(), result.requeueAt)}, nil
+}
+
+// getCertificate reads a DNSCertificate from the cache, or live when the cache has not caught up
+// with this reconciler's last status write: the status holds the backoff state, and acting on
+// an older one would start a request too early. It returns nil when the object does not exist.
+func (r *DNSCertificateReconciler) getCertificate(ctx context.Context, key types.NamespacedName) (*certsv1alpha1.DNSCertificate, error) {
+	ref := objectRef{kind: kindDNSCertificate, name: key.Name}
+	certificate := &certsv1alpha1.DNSCertificate{}
+	err := r.Get(ctx, key, certificate)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading DNSCertificate %s: %w", key, err)
+	}
+	if r.expectations.satisfied(key, ref, certificate.ResourceVersion) {
+		return certificate, nil
+	}
+
+	live := &certsv1alpha1.DNSCertificate{}
+	err = r.APIReader.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading DNSCertificate %s: %w", key, err)
+	}
+	if live.ResourceVersion == certificate.ResourceVersion {
+		r.expectations.forgetObject(key, ref)
+	}
+	return live, nil
+}
+
+// decide runs the ordered checks on the observed Secret.
+func (r *DNSCertificateReconciler) decide(ctx context.Context, obs *observation) (*issuedCertificate, *violation, error) {
+	if obs.conflict != "" {
+		return nil, &violation{certsv1alpha1.ReasonSecretConflict, obs.conflict}, nil
+	}
+	var roots rootBundle
+	if obs.secret != nil {
+		chain, _ := pki.ParseCertificatesPEM(obs.secret.Data[keyTLSCert])
+		var err error
+		roots, err = r.roots.resolve(ctx, obs.desired.signerName, obs.certificate.Namespace, chain)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	obs.roots = roots
+	current, problem := evaluateSecret(secretInput{
+		desired: obs.desired,
+		secret:  obs.secret,
+		roots:   roots.certificates,
+		now:     r.Clock.Now(),
+	})
+	return current, problem, nil
+}
+
+// writeStatus writes the status when it differs semantically from the one read.
+func (r *DNSCertificateReconciler) writeStatus(ctx context.Context, certificate *certsv1alpha1.DNSCertificate, status *certsv1alpha1.DNSCertificateStatus) error {
+	if equality.Semantic.DeepEqual(&certificate.Status, status) {
+		return nil
+	}
+	updated := certificate.DeepCopy()
+	updated.Status = *status
+	patch := client.MergeFromWithOptions(certificate, client.MergeFromWithOptimisticLock{})
+	if err := r.Status().Patch(ctx, updated, patch); err != nil {
+		return fmt.Errorf("writing status of DNSCertificate %s: %w", ownerKey(certificate), err)
+	}
+	r.expectations.expect(ownerKey(certificate), objectRef{kind: kindDNSCertificate, name: certificate.Name}, updated.ResourceVersion)
+	return nil
+}
+
+// sweepCSRs deletes the CSRs of a DNSCertificate that no longer exists.
+func (r *DNSCertificateReconciler) sweepCSRs(ctx context.Context, key types.NamespacedName) error {
+	r.expectations.forget(key)
+	var list certificatesv1.CertificateSigningRequestList
+	err := r.List(ctx, &list, client.MatchingLabels{
+		certsv1alpha1.LabelDNSCertificate:          key.Name,
+		certsv1alpha1.LabelDNSCertificateNamespace: key.Namespace,
+	})
+	if err != nil {
+		return fmt.Errorf("listing CertificateSigningRequests of %s: %w", key, err)
+	}
+	for i := range list.Items {
+		csr := &list.Items[i]
+		if err := r.Delete(ctx, csr, client.Preconditions{UID: &csr.UID}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("deleting CertificateSigningRequest %s of deleted DNSCertificate %s: %w", csr.Name, key, err)
+		}
+		logf.FromContext(ctx).V(1).Info("Deleted CertificateSigningRequest of a deleted DNSCertificate", "certificateSigningRequest", csr.Name)
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler and its watches.
+func (r *DNSCertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.SignerTimeout <= 0 {
+		r.SignerTimeout = 15 * time.Minute
+	}
+	if r.MaxConcurrentReconciles <= 0 {
+		r.MaxConcurrentReconciles = 4
+	}
+	r.expectations = newExpectations()
+	r.roots = &rootResolver{reader: r.Client, liveReader: r.APIReader, trustBundlesServed: r.TrustBundlesServed}
+
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("dnscertificate").
+		For(&certsv1alpha1.DNSCertificate{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.Secret{}).
+		Watches(&certificatesv1.CertificateSigningRequest{}, handler.EnqueueRequestsFromMapFunc(mapCSRToCertificate)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})
+	if r.TrustBundlesServed {
+		b = b.Watches(&certificatesv1.ClusterTrustBundle{}, handler.EnqueueRequestsFromMapFunc(r.mapTrustBundleToCertificates))
+	}
+	return b.Complete(r)
+}
+
+// mapCSRToCertificate finds the DNSCertificate of a CSR from its labels.
+func mapCSRToCertificate(_ context.Context, object client.Object) []reconcile.Request {
+	labels := object.GetLabels()
+	name, namespace := labels[certsv1alpha1.LabelDNSCertificate], labels[certsv1alpha1.LabelDNSCertificateNamespace]
+	if name == "" || namespace == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: namespace, Name: name}}}
+}
+
+// mapTrustBundleToCertificates finds the DNSCertificates whose signer a ClusterTrustBundle serves.
+func (r *DNSCertificateReconciler) mapTrustBundleToCertificates(ctx context.Context, object client.Object) []reconcile.Request {
+	bundle, ok := object.(*certificatesv1.ClusterTrustBundle)
+	if !ok || bundle.Spec.SignerName == "" {
+		return nil
+	}
+	var list certsv1alpha1.DNSCertificateList
+	if err := r.List(ctx, &list); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing DNSCertificates for a ClusterTrustBundle change failed", "clusterTrustBundle", bundle.Name)
+		return nil
+	}
+	var requests []reconcile.Request
+	for i := range list.Items {
+		certificate := &list.Items[i]
+		if desiredFromSpec(certificate.Spec, r.DefaultSignerName).signerName == bundle.Spec.SignerName {
+			requests = append(requests, reconcile.Request{NamespacedName: ownerKey(certificate)})
+		}
+	}
+	return requests
+}

@@ -1,0 +1,97 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
+)
+
+// secretContent is the key material and metadata the operator writes into a Secret.
+type secretContent struct {
+	chainPEM []byte
+	keyPEM   []byte
+	rootsPEM []byte
+}
+
+// desiredSecret returns the Secret as it should be: the current Secret (or a new one) with the
+// content, labels, annotations and owner reference applied. It reports whether anything changed.
+func (r *DNSCertificateReconciler) desiredSecret(obs *observation, content secretContent) (*corev1.Secret, bool, error) {
+	certificate := obs.certificate
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: certificate.Namespace, Name: certificate.Spec.SecretName},
+		Type:       corev1.SecretTypeTLS,
+	}
+	if obs.secret != nil {
+		secret = obs.secret.DeepCopy()
+	}
+	before := secret.DeepCopy()
+
+	if secret.Data == nil {
+		secret.Data = map[string][]byte{}
+	}
+	setData(secret.Data, keyTLSCert, content.chainPEM)
+	setData(secret.Data, keyIstioCert, content.chainPEM)
+	setData(secret.Data, keyTLSKey, content.keyPEM)
+	setData(secret.Data, keyIstioKey, content.keyPEM)
+	setData(secret.Data, keyCACert, content.rootsPEM)
+	setData(secret.Data, keyIstioRootCAs, content.rootsPEM)
+
+	if secret.Labels == nil {
+		secret.Labels = map[string]string{}
+	}
+	if secret.Annotations == nil {
+		secret.Annotations = map[string]string{}
+	}
+	if template := certificate.Spec.SecretTemplate; template != nil {
+		maps.Copy(secret.Labels, template.Labels)
+		maps.Copy(secret.Annotations, template.Annotations)
+	}
+	secret.Labels[certsv1alpha1.LabelDNSCertificate] = certificate.Name
+	secret.Annotations[certsv1alpha1.AnnotationSignerName] = obs.desired.signerName
+
+	if err := controllerutil.SetControllerReference(certificate, secret, r.Scheme()); err != nil {
+		return nil, false, err
+	}
+
+	changed := obs.secret == nil ||
+		!maps.EqualFunc(before.Data, secret.Data, bytes.Equal) ||
+		!maps.Equal(before.Labels, secret.Labels) ||
+		!maps.Equal(before.Annotations, secret.Annotations) ||
+		len(before.OwnerReferences) != len(secret.OwnerReferences)
+	return secret, changed, nil
+}
+
+// setData sets a key, keeping the existing slice when the bytes are equal.
+func setData(data map[string][]byte, key string, value []byte) {
+	if !bytes.Equal(data[key], value) {
+		data[key] = value
+	}
+}
+
+// writeSecret creates the Secret or updates it in place; it never deletes it. The update carries
+// the resourceVersion that was read, so a concurrent change makes it fail instead of being lost.
+func (r *DNSCertificateReconciler) writeSecret(ctx context.Context, obs *observation, content secretContent) error {
+	secret, changed, err := r.desiredSecret(obs, content)
+	if err != nil || !changed {
+		return err
+	}
+
+	if obs.secret == nil {
+		err = r.Create(ctx, secret)
+	} else {
+		err = r.Update(ctx, secret)
+	}
+	if err != nil {
+		return fmt.Errorf("writing Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+	}
+	r.expectations.expect(ownerKey(obs.certificate), objectRef{kindSecret, secret.Name}, secret.ResourceVersion)
+	obs.secret = secret
+	return nil
+}
