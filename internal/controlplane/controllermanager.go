@@ -67,9 +67,11 @@ func (c *ControlPlane) startControllerManager(ctx context.Context, caPath string
 		fmt.Fprintf(logFile, "--- start attempt %d on secure port %d ---\n", attempt, port)
 
 		args := []string{
+			// No --authentication-kubeconfig or --authorization-kubeconfig:
+			// /healthz is always allowed, and delegated authentication would
+			// log errors about the request-header CA that envtest does not
+			// configure.
 			"--kubeconfig=" + kubeconfig,
-			"--authentication-kubeconfig=" + kubeconfig,
-			"--authorization-kubeconfig=" + kubeconfig,
 			"--controllers=" + controllerManagerControllers,
 			"--leader-elect=false",
 			"--root-ca-file=" + caPath,

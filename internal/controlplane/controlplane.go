@@ -237,6 +237,11 @@ func (c *ControlPlane) startEnvironment(crdPaths []string) error {
 		ControlPlaneStartTimeout: componentStartTimeout,
 		ControlPlaneStopTimeout:  componentStopTimeout,
 	}
+	// Without a grace period, kube-apiserver leaves open watches (such as
+	// those of kube-controller-manager or an operator) to its HTTP server's
+	// shutdown timeout, the 60 s request timeout, so every stop would wait
+	// that long. With one, it tells the watches to end and exits at once.
+	c.env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "5s")
 	cfg, err := c.env.Start()
 	if err != nil {
 		return fmt.Errorf("starting etcd and kube-apiserver (logs in %s): %w", c.WorkDir, err)

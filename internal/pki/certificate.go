@@ -9,7 +9,7 @@ import (
 	"fmt"
 )
 
-// ParseCertificatesPEM parses data that holds one or more "CERTIFICATE" PEM blocks and nothing
+// ParseCertificatesPEM parses data that contains one or more "CERTIFICATE" PEM blocks and nothing
 // else but whitespace, such as a Secret's tls.crt or ca.crt. Empty input, another block type,
 // PEM headers, other data before, between or after the blocks, and unparsable DER are errors.
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
@@ -65,7 +65,7 @@ func ParseIssuedCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 
 func parseCertificateBlock(block *pem.Block) (*x509.Certificate, error) {
 	if block.Type != pemTypeCertificate {
-		return nil, fmt.Errorf("block type is %q; expected %q", block.Type, pemTypeCertificate)
+		return nil, fmt.Errorf("type %q is not %q", block.Type, pemTypeCertificate)
 	}
 	if len(block.Headers) != 0 {
 		return nil, errors.New("PEM headers are not allowed")

@@ -39,13 +39,13 @@ func TestParseCertificatesPEM(t *testing.T) {
 		{name: "rejects empty input", data: []byte{}, wantErr: "no CERTIFICATE PEM block found"},
 		{name: "rejects whitespace only", data: []byte("\n\n  \t"), wantErr: "no CERTIFICATE PEM block found"},
 		{name: "rejects a lone BEGIN line", data: []byte("-----BEGIN CERTIFICATE-----\n"), wantErr: "PEM block 1: malformed PEM block"},
-		{name: "rejects a lone BEGIN line without a newline", data: []byte("-----BEGIN CERTIFICATE-----"), wantErr: "PEM block 1: malformed PEM block"},
+		{name: "rejects a BEGIN line without newline", data: []byte("-----BEGIN CERTIFICATE-----"), wantErr: "PEM block 1: malformed PEM block"},
 		{
 			name:    "rejects a PRIVATE KEY block mixed in",
 			data:    concat(leafPEM, keyPEM, EncodeCertificatesPEM(intermediate.cert)),
-			wantErr: `PEM block 2: block type is "PRIVATE KEY"; expected "CERTIFICATE"`,
+			wantErr: `PEM block 2: type "PRIVATE KEY" is not "CERTIFICATE"`,
 		},
-		{name: "rejects a private key alone", data: keyPEM, wantErr: `PEM block 1: block type is "PRIVATE KEY"`},
+		{name: "rejects a private key alone", data: keyPEM, wantErr: `PEM block 1: type "PRIVATE KEY" is not`},
 		{name: "rejects trailing garbage", data: concat(chainPEM, []byte("garbage")), wantErr: "PEM block 3: found data that is not a PEM block"},
 		{name: "rejects leading text", data: concat([]byte("Subject: leaf\n"), leafPEM), wantErr: "PEM block 1: found data that is not a PEM block"},
 		{
@@ -54,7 +54,7 @@ func TestParseCertificatesPEM(t *testing.T) {
 			wantErr: "PEM block 2: found data that is not a PEM block",
 		},
 		{
-			name:    "rejects a broken block followed by a valid one",
+			name:    "rejects a broken first block",
 			data:    concat([]byte("-----BEGIN CERTIFICATE-----\n@@@\n"), leafPEM),
 			wantErr: "PEM block 1: malformed PEM block",
 		},
@@ -85,7 +85,7 @@ func TestParseIssuedCertificatesPEM(t *testing.T) {
 	}{
 		{name: "parses a chain in order", data: concat(leafPEM, rootPEM), want: []*x509.Certificate{leaf, root.cert}},
 		{
-			name: "ignores explanatory text around and between the blocks",
+			name: "ignores explanatory text around blocks",
 			data: concat([]byte("Issued by Test Root\n"), leafPEM, []byte("Test Root:\n"), rootPEM, []byte("end\n")),
 			want: []*x509.Certificate{leaf, root.cert},
 		},
@@ -94,7 +94,7 @@ func TestParseIssuedCertificatesPEM(t *testing.T) {
 		{
 			name:    "rejects a PRIVATE KEY block",
 			data:    concat(leafPEM, mustEncodePEM(t, cachedTestKey(t, v1alpha1.Ed25519KeyAlgorithm, 0), "")),
-			wantErr: `PEM block 2: block type is "PRIVATE KEY"`,
+			wantErr: `PEM block 2: type "PRIVATE KEY" is not`,
 		},
 		{
 			name:    "rejects unparsable DER",
@@ -178,7 +178,7 @@ func TestFingerprint(t *testing.T) {
 	})
 }
 
-// checkCertificates fails the test unless got holds the certificates of want, in order.
+// checkCertificates fails the test unless got contains the certificates of want, in order.
 func checkCertificates(t *testing.T, got, want []*x509.Certificate) {
 	t.Helper()
 	if len(got) != len(want) {

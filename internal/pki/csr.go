@@ -32,7 +32,7 @@ func CreateCSR(key *PrivateKey, dnsNames []string, ipAddresses []net.IP) ([]byte
 	}
 	for _, ip := range ipAddresses {
 		if len(ip) != net.IPv4len && len(ip) != net.IPv6len {
-			return nil, fmt.Errorf("creating CSR: IP address %v is %d bytes long; expected 4 or 16", ip, len(ip))
+			return nil, fmt.Errorf("creating CSR: IP address %v is %d bytes long instead of 4 or 16", ip, len(ip))
 		}
 	}
 
@@ -51,7 +51,7 @@ func CreateCSR(key *PrivateKey, dnsNames []string, ipAddresses []net.IP) ([]byte
 	return pem.EncodeToMemory(&pem.Block{Type: pemTypeCertificateRequest, Bytes: der}), nil
 }
 
-// ParseCSRPEM parses data that holds exactly one "CERTIFICATE REQUEST" PEM block and nothing
+// ParseCSRPEM parses data that contains exactly one "CERTIFICATE REQUEST" PEM block and nothing
 // else but whitespace, and checks the CSR's signature.
 func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
 	block, err := decodeSinglePEMBlock(data)
@@ -59,7 +59,7 @@ func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
 		return nil, fmt.Errorf("parsing CSR: %w", err)
 	}
 	if block.Type != pemTypeCertificateRequest {
-		return nil, fmt.Errorf("parsing CSR: PEM block type is %q; expected %q", block.Type, pemTypeCertificateRequest)
+		return nil, fmt.Errorf("parsing CSR: PEM block type %q is not %q", block.Type, pemTypeCertificateRequest)
 	}
 	if len(block.Headers) != 0 {
 		return nil, errors.New("parsing CSR: PEM headers are not allowed")

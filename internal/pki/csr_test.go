@@ -23,21 +23,21 @@ func TestCreateCSR(t *testing.T) {
 		wantSignature  x509.SignatureAlgorithm
 	}{
 		{
-			name:           "uses the first DNS name as the common name",
+			name:           "uses the first name as CN",
 			algorithm:      v1alpha1.ECDSAKeyAlgorithm,
 			dnsNames:       []string{"example1.istio-system.svc", "example1.istio-system"},
 			wantCommonName: "example1.istio-system.svc",
 			wantSignature:  x509.ECDSAWithSHA256,
 		},
 		{
-			name:           "leaves the common name empty when the first name is longer than 64 bytes",
+			name:           "leaves CN empty beyond 64 bytes",
 			algorithm:      v1alpha1.ECDSAKeyAlgorithm,
 			dnsNames:       []string{longName, "short.example.com"},
 			wantCommonName: "",
 			wantSignature:  x509.ECDSAWithSHA256,
 		},
 		{
-			name:           "uses a first name of exactly 64 bytes as the common name",
+			name:           "keeps a 64-byte CN",
 			algorithm:      v1alpha1.ECDSAKeyAlgorithm,
 			dnsNames:       []string{strings.Repeat("b", 52) + ".example.com"},
 			wantCommonName: strings.Repeat("b", 52) + ".example.com",
@@ -124,17 +124,17 @@ func TestCreateCSRErrors(t *testing.T) {
 		{name: "rejects a zero key", key: &PrivateKey{}, dnsNames: []string{"example.com"}, wantErr: "no private key present"},
 		{name: "rejects a request without names", key: key, wantErr: "no DNS names or IP addresses"},
 		{
-			name:     "rejects an invalid DNS name and names it",
+			name:     "names an invalid DNS name",
 			key:      key,
 			dnsNames: []string{"good.example.com", "Bad.example.com"},
 			wantErr:  `invalid DNS name "Bad.example.com"`,
 		},
 		{
-			name:        "rejects an IP address of the wrong length",
+			name:        "rejects a 3-byte IP address",
 			key:         key,
 			dnsNames:    []string{"example.com"},
 			ipAddresses: []net.IP{{10, 0, 0}},
-			wantErr:     "is 3 bytes long; expected 4 or 16",
+			wantErr:     "is 3 bytes long instead of 4 or 16",
 		},
 	}
 	for _, tt := range tests {
@@ -170,7 +170,7 @@ func TestParseCSRPEM(t *testing.T) {
 		{
 			name:    "rejects a certificate block",
 			data:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			wantErr: `PEM block type is "CERTIFICATE"; expected "CERTIFICATE REQUEST"`,
+			wantErr: `PEM block type "CERTIFICATE" is not "CERTIFICATE REQUEST"`,
 		},
 		{
 			name:    "rejects PEM headers",
@@ -183,7 +183,7 @@ func TestParseCSRPEM(t *testing.T) {
 			wantErr: "parsing CSR",
 		},
 		{
-			name:    "rejects a CSR whose signature does not verify",
+			name:    "rejects a tampered signature",
 			data:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: tampered}),
 			wantErr: "checking CSR signature",
 		},

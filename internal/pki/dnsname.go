@@ -13,10 +13,10 @@ const (
 	wildcardPrefix    = "*."
 )
 
-// ValidateDNSName checks that name is a lower-case RFC 1123 DNS name that may start with a
-// "*." wildcard label: labels of 1 to 63 characters from a-z, 0-9 and '-', not starting or
-// ending with '-', at most 253 characters in all, no trailing dot, and not an IP address.
-// The error says what is wrong with which name.
+// ValidateDNSName checks that name is a lower-case RFC 1123 DNS name, optionally with a
+// leading "*." wildcard label. Each label has 1 to 63 characters from a-z, 0-9 and '-', and
+// does not start or end with '-'. The name has at most 253 characters, no trailing dot, and
+// is not an IP address. The error message quotes the name and states the problem.
 func ValidateDNSName(name string) error {
 	if name == "" {
 		return errors.New("invalid DNS name: the name is empty")
@@ -25,10 +25,10 @@ func ValidateDNSName(name string) error {
 		return fmt.Errorf("invalid DNS name %q: it is %d characters long, more than the maximum of %d", name, len(name), maxDNSNameLength)
 	}
 	if net.ParseIP(name) != nil {
-		return fmt.Errorf("invalid DNS name %q: it is an IP address; request it as an IP address SAN instead", name)
+		return fmt.Errorf("invalid DNS name %q: it is an IP address, so request it as an IP address SAN instead", name)
 	}
 	if strings.HasSuffix(name, ".") {
-		return fmt.Errorf("invalid DNS name %q: it ends with a dot; remove the trailing dot", name)
+		return fmt.Errorf("invalid DNS name %q: a trailing dot is not allowed", name)
 	}
 
 	host := strings.TrimPrefix(name, wildcardPrefix)
@@ -38,9 +38,9 @@ func ValidateDNSName(name string) error {
 	for _, r := range host {
 		switch {
 		case r >= 'A' && r <= 'Z':
-			return fmt.Errorf("invalid DNS name %q: it contains upper-case letters; DNS names must be lower case", name)
+			return fmt.Errorf("invalid DNS name %q: it contains upper-case letters, but DNS names must be lower case", name)
 		case (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '.':
-			return fmt.Errorf("invalid DNS name %q: it contains %q; only a-z, 0-9, '-' and '.' are allowed", name, r)
+			return fmt.Errorf("invalid DNS name %q: it contains %q, but only a-z, 0-9, '-' and '.' are allowed", name, r)
 		}
 	}
 

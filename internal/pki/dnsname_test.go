@@ -24,9 +24,9 @@ func TestValidateDNSName(t *testing.T) {
 		{name: "accepts a wildcard over one label", input: "*.com"},
 		{name: "accepts a label of 63 characters", input: label63 + ".com"},
 		{name: "accepts 253 characters", input: name253},
-		{name: "accepts a name that only looks like a partial IP address", input: "10.0.0"},
+		{name: "accepts a partial IPv4 address", input: "10.0.0"},
 		{name: "rejects an empty name", input: "", wantErr: "the name is empty"},
-		{name: "rejects a trailing dot", input: "example.com.", wantErr: `"example.com.": it ends with a dot`},
+		{name: "rejects a trailing dot", input: "example.com.", wantErr: `"example.com.": a trailing dot is not allowed`},
 		{name: "rejects upper-case letters", input: "Example.com", wantErr: `"Example.com": it contains upper-case letters`},
 		{name: "rejects an underscore", input: "_http.example.com", wantErr: `"_http.example.com": it contains '_'`},
 		{name: "rejects a space", input: "example .com", wantErr: `it contains ' '`},
@@ -35,7 +35,7 @@ func TestValidateDNSName(t *testing.T) {
 		{name: "rejects a wildcard in a later label", input: "www.*.example.com", wantErr: "a wildcard '*' is allowed only as the whole first label"},
 		{name: "rejects two wildcard labels", input: "*.*.example.com", wantErr: "a wildcard '*' is allowed only as the whole first label"},
 		{name: "rejects a lone wildcard", input: "*", wantErr: "a wildcard '*' is allowed only as the whole first label"},
-		{name: "rejects a wildcard without a domain", input: "*.", wantErr: "it ends with a dot"},
+		{name: "rejects a wildcard without a domain", input: "*.", wantErr: "a trailing dot is not allowed"},
 		{name: "rejects a label of 64 characters", input: label63 + "a.com", wantErr: "is 64 characters long, more than the maximum of 63"},
 		{name: "rejects 254 characters", input: name253 + "b", wantErr: "it is 254 characters long, more than the maximum of 253"},
 		{name: "rejects a leading hyphen", input: "-web.example.com", wantErr: `label "-web" starts or ends with '-'`},
@@ -45,7 +45,7 @@ func TestValidateDNSName(t *testing.T) {
 		{name: "rejects a wildcard followed by a dot", input: "*..example.com", wantErr: "it has an empty label"},
 		{name: "rejects an IPv4 address", input: "10.0.0.1", wantErr: `"10.0.0.1": it is an IP address`},
 		{name: "rejects an IPv6 address", input: "fd00::1", wantErr: `"fd00::1": it is an IP address`},
-		{name: "rejects an IPv6 address in brackets", input: "[fd00::1]", wantErr: "it contains '['"},
+		{name: "rejects a bracketed IPv6 address", input: "[fd00::1]", wantErr: "it contains '['"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +55,7 @@ func TestValidateDNSName(t *testing.T) {
 				t.Errorf("error does not name %q: %v", tt.input, err)
 			}
 			if got, want := err == nil, matchesAdmissionRule(tt.input); got != want {
-				t.Errorf("ValidateDNSName accepts the name: %t; the admission rule accepts it: %t", got, want)
+				t.Errorf("ValidateDNSName accepts the name: %t, the admission rule: %t", got, want)
 			}
 		})
 	}

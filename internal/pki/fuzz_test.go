@@ -12,8 +12,8 @@ import (
 )
 
 // The fuzz targets check that the parsers never panic and that what they accept survives a
-// round trip. Seed corpora are in testdata/fuzz/<target>; the f.Add calls add freshly
-// generated valid inputs on top.
+// round trip. Seed corpora are in testdata/fuzz/<target>, and the f.Add calls add freshly
+// generated valid inputs.
 
 func FuzzParseCertificatesPEM(f *testing.F) {
 	root := newTestRoot(f, "Fuzz Root")
@@ -103,7 +103,7 @@ func FuzzValidateDNSName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		err := ValidateDNSName(name)
 		if got, want := err == nil, matchesAdmissionRule(name); got != want {
-			t.Fatalf("ValidateDNSName(%q) accepts the name: %t; the admission rule accepts it: %t (error: %v)", name, got, want, err)
+			t.Fatalf("ValidateDNSName(%q) accepts the name: %t, the admission rule: %t (error: %v)", name, got, want, err)
 		}
 		if err != nil && name != "" && !strings.Contains(err.Error(), strconv.Quote(name)) {
 			t.Fatalf("error does not name %q: %v", name, err)

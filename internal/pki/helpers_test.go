@@ -171,8 +171,8 @@ func mustCreateCSR(t testing.TB, key *PrivateKey, dnsNames []string, ipAddresses
 	return data
 }
 
-// checkError fails the test when err does not match wantErr: nil for "", else an error whose
-// message contains wantErr.
+// checkError fails the test unless err is nil for an empty wantErr, or contains wantErr in
+// its message otherwise.
 func checkError(t testing.TB, err error, wantErr string) {
 	t.Helper()
 	switch {

@@ -27,8 +27,9 @@ const DefaultRSABits = 2048
 
 const redacted = "REDACTED"
 
-// PrivateKey is a private key that never prints or marshals its key material: fmt, encoding/json,
-// encoding.TextMarshaler and log/slog all render it as REDACTED. The zero value holds no key.
+// PrivateKey is a private key that prints and marshals as REDACTED, through fmt (every verb),
+// encoding/json, encoding.TextMarshaler and log/slog. Only EncodePEM and Signer expose the key.
+// The zero value contains no key.
 type PrivateKey struct {
 	// material is behind a pointer so that fmt, when it prints a PrivateKey by reflection
 	// (as an unexported field of another struct), prints an address and not key bytes.
@@ -43,23 +44,27 @@ type keyMaterial struct {
 // P-256. rsaBits applies to RSA only: 0 means DefaultRSABits, and 2048, 3072 and 4096 are
 // allowed. Other algorithms ignore rsaBits, because the API rejects a size for them.
 func GenerateKey(algorithm v1alpha1.PrivateKeyAlgorithm, rsaBits int) (*PrivateKey, error) {
+	if algorithm == "" {
+		algorithm = v1alpha1.ECDSAKeyAlgorithm
+	}
+
 	var signer crypto.Signer
 	var err error
 	switch algorithm {
-	case "", v1alpha1.ECDSAKeyAlgorithm:
+	case v1alpha1.ECDSAKeyAlgorithm:
 		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case v1alpha1.RSAKeyAlgorithm:
 		if rsaBits == 0 {
 			rsaBits = DefaultRSABits
 		}
 		if rsaBits != 2048 && rsaBits != 3072 && rsaBits != 4096 {
-			return nil, fmt.Errorf("unsupported RSA key size %d bits; use 2048, 3072 or 4096", rsaBits)
+			return nil, fmt.Errorf("unsupported RSA key size %d bits (expected 2048, 3072 or 4096)", rsaBits)
 		}
 		signer, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	case v1alpha1.Ed25519KeyAlgorithm:
 		_, signer, err = ed25519.GenerateKey(rand.Reader)
 	default:
-		return nil, fmt.Errorf("unsupported private key algorithm %q; use ECDSA, RSA or Ed25519", algorithm)
+		return nil, fmt.Errorf("unsupported private key algorithm %q (expected ECDSA, RSA or Ed25519)", algorithm)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("generating %s private key: %w", algorithm, err)
@@ -71,7 +76,7 @@ func newPrivateKey(signer crypto.Signer) *PrivateKey {
 	return &PrivateKey{material: &keyMaterial{signer: signer}}
 }
 
-// Signer returns the key as a crypto.Signer, or nil when k holds no key.
+// Signer returns the key as a crypto.Signer, or nil when k contains no key.
 func (k *PrivateKey) Signer() crypto.Signer {
 	if k == nil || k.material == nil {
 		return nil
@@ -79,7 +84,7 @@ func (k *PrivateKey) Signer() crypto.Signer {
 	return k.material.signer
 }
 
-// Public returns the public half of the key, or nil when k holds no key.
+// Public returns the public half of the key, or nil when k contains no key.
 func (k *PrivateKey) Public() crypto.PublicKey {
 	signer := k.Signer()
 	if signer == nil {
@@ -119,7 +124,7 @@ func (k *PrivateKey) EncodePEM(encoding v1alpha1.PrivateKeyEncoding) ([]byte, er
 		blockType = pemTypeSEC1PrivateKey
 		der, err = x509.MarshalECPrivateKey(ecKey)
 	default:
-		return nil, fmt.Errorf("encoding private key: unsupported encoding %q; use PKCS8 or PKCS1", encoding)
+		return nil, fmt.Errorf("encoding private key: unsupported encoding %q (expected PKCS8, PKCS1 or SEC1)", encoding)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("encoding private key as %s: %w", blockType, err)
@@ -127,10 +132,10 @@ func (k *PrivateKey) EncodePEM(encoding v1alpha1.PrivateKeyEncoding) ([]byte, er
 	return pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), nil
 }
 
-// ParsePrivateKeyPEM parses data that holds exactly one private key PEM block and nothing else
+// ParsePrivateKeyPEM parses data that contains exactly one private key PEM block and nothing else
 // but whitespace. It reads "PRIVATE KEY" (PKCS8), "RSA PRIVATE KEY" (PKCS1) and "EC PRIVATE KEY"
 // (SEC1) blocks with RSA, ECDSA or Ed25519 keys, and returns the encoding it found.
-// Error messages never contain key material.
+// Error messages contain the block type and the crypto/x509 error, not the key data.
 func ParsePrivateKeyPEM(data []byte) (*PrivateKey, v1alpha1.PrivateKeyEncoding, error) {
 	block, err := decodeSinglePEMBlock(data)
 	if err != nil {
@@ -153,7 +158,7 @@ func ParsePrivateKeyPEM(data []byte) (*PrivateKey, v1alpha1.PrivateKeyEncoding, 
 		encoding = SEC1KeyEncoding
 		parsed, err = x509.ParseECPrivateKey(block.Bytes)
 	default:
-		return nil, "", fmt.Errorf("parsing private key: PEM block type is %q; expected %q, %q or %q",
+		return nil, "", fmt.Errorf("parsing private key: PEM block type %q is not a private key (expected %q, %q or %q)",
 			block.Type, pemTypePKCS8PrivateKey, pemTypePKCS1PrivateKey, pemTypeSEC1PrivateKey)
 	}
 	if err != nil {
@@ -164,7 +169,7 @@ func ParsePrivateKeyPEM(data []byte) (*PrivateKey, v1alpha1.PrivateKeyEncoding, 
 	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
 		return newPrivateKey(signer.(crypto.Signer)), encoding, nil
 	default:
-		return nil, "", fmt.Errorf("parsing %s private key: unsupported key type %T; expected RSA, ECDSA or Ed25519", encoding, parsed)
+		return nil, "", fmt.Errorf("parsing %s private key: unsupported key type %T (expected RSA, ECDSA or Ed25519)", encoding, parsed)
 	}
 }
 

@@ -30,7 +30,7 @@ func TestGenerateKey(t *testing.T) {
 		wantErr         string
 	}{
 		{
-			name:            "generates ECDSA P-256 when the algorithm is empty",
+			name:            "defaults to ECDSA P-256",
 			wantDescription: KeyDescription{Algorithm: v1alpha1.ECDSAKeyAlgorithm, Bits: 256},
 		},
 		{
@@ -45,7 +45,7 @@ func TestGenerateKey(t *testing.T) {
 			wantDescription: KeyDescription{Algorithm: v1alpha1.ECDSAKeyAlgorithm, Bits: 256},
 		},
 		{
-			name:            "generates RSA 2048 when the size is 0",
+			name:            "defaults RSA to 2048 bits",
 			algorithm:       v1alpha1.RSAKeyAlgorithm,
 			wantDescription: KeyDescription{Algorithm: v1alpha1.RSAKeyAlgorithm, Bits: 2048},
 		},
@@ -142,7 +142,7 @@ func TestEncodePEM(t *testing.T) {
 		wantErr      string
 	}{
 		{
-			name:         "encodes ECDSA as PKCS8 when the encoding is empty",
+			name:         "defaults to PKCS8",
 			algorithm:    v1alpha1.ECDSAKeyAlgorithm,
 			wantType:     "PRIVATE KEY",
 			wantEncoding: v1alpha1.PKCS8KeyEncoding,
@@ -306,14 +306,14 @@ func TestParsePrivateKeyPEM(t *testing.T) {
 			wantErr: "found data after the PEM block",
 		},
 		{
-			name:    "rejects a broken block followed by a valid one",
+			name:    "rejects a broken first block",
 			data:    concat([]byte("-----BEGIN PRIVATE KEY-----\n!!!\n"), ecdsaPKCS8),
 			wantErr: "malformed PEM block",
 		},
 		{
 			name:    "rejects a certificate block",
 			data:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pemBlockBytes(t, ecdsaPKCS8)}),
-			wantErr: `PEM block type is "CERTIFICATE"`,
+			wantErr: `PEM block type "CERTIFICATE" is not a private key`,
 		},
 		{name: "rejects PEM headers", data: withHeaders, wantErr: "PEM headers are not supported"},
 		{

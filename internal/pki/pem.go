@@ -19,7 +19,7 @@ const (
 var pemBegin = []byte("-----BEGIN ")
 
 // nextPEMBlock decodes the PEM block at the start of data, after leading whitespace, and
-// returns it with the data that follows it. The block is nil when data holds only
+// returns it with the data that follows it. The block is nil when data contains only
 // whitespace. Anything else before the block, or a malformed block, is an error.
 func nextPEMBlock(data []byte) (*pem.Block, []byte, error) {
 	data = bytes.TrimLeftFunc(data, unicode.IsSpace)
@@ -44,7 +44,7 @@ func nextPEMBlock(data []byte) (*pem.Block, []byte, error) {
 	return block, rest, nil
 }
 
-// decodeSinglePEMBlock decodes data that must hold exactly one PEM block and nothing else
+// decodeSinglePEMBlock decodes data that must contain exactly one PEM block and nothing else
 // but whitespace.
 func decodeSinglePEMBlock(data []byte) (*pem.Block, error) {
 	block, rest, err := nextPEMBlock(data)
@@ -55,7 +55,7 @@ func decodeSinglePEMBlock(data []byte) (*pem.Block, error) {
 		return nil, errors.New("no PEM block found")
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, errors.New("found data after the PEM block; expected exactly one block")
+		return nil, errors.New("found data after the PEM block, but exactly one block is allowed")
 	}
 	return block, nil
 }

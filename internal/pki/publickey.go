@@ -48,11 +48,11 @@ func DescribePublicKey(pub crypto.PublicKey) (KeyDescription, error) {
 		return KeyDescription{Algorithm: v1alpha1.ECDSAKeyAlgorithm, Bits: key.Curve.Params().BitSize}, nil
 	case ed25519.PublicKey:
 		if len(key) != ed25519.PublicKeySize {
-			return KeyDescription{}, fmt.Errorf("describing public key: Ed25519 key is %d bytes long; expected %d", len(key), ed25519.PublicKeySize)
+			return KeyDescription{}, fmt.Errorf("describing public key: Ed25519 key is %d bytes long instead of %d", len(key), ed25519.PublicKeySize)
 		}
 		return KeyDescription{Algorithm: v1alpha1.Ed25519KeyAlgorithm}, nil
 	default:
-		return KeyDescription{}, fmt.Errorf("describing public key: unsupported key type %T; expected RSA, ECDSA or Ed25519", pub)
+		return KeyDescription{}, fmt.Errorf("describing public key: unsupported key type %T (expected RSA, ECDSA or Ed25519)", pub)
 	}
 }
 

@@ -64,13 +64,13 @@ func TestSANsEqual(t *testing.T) {
 			want:        true,
 		},
 		{
-			name:        "matches an IPv4 address written as IPv4-mapped IPv6",
+			name:        "matches IPv4-mapped IPv6 addresses",
 			cert:        cert,
 			dnsNames:    names,
 			ipAddresses: []string{"::ffff:10.0.0.1", "::1"},
 			want:        true,
 		},
-		{name: "matches a certificate without SANs to empty lists", cert: withoutSANs, want: true},
+		{name: "matches no SANs to empty lists", cert: withoutSANs, want: true},
 		{
 			name:        "differs when a DNS name is added",
 			cert:        cert,
@@ -87,10 +87,10 @@ func TestSANsEqual(t *testing.T) {
 		{name: "differs when an IP address is removed", cert: cert, dnsNames: names, ipAddresses: ips[:1]},
 		{name: "differs when an IP address is replaced", cert: cert, dnsNames: names, ipAddresses: []string{"10.0.0.2", "::1"}},
 		{name: "differs when IP addresses are missing", cert: cert, dnsNames: names},
-		{name: "differs when an IP address does not parse", cert: cert, dnsNames: names, ipAddresses: []string{"10.0.0.1", "::1", "nope"}},
-		{name: "differs when a certificate without SANs is asked for a name", cert: withoutSANs, dnsNames: []string{"example.com"}},
-		{name: "differs for a certificate with a URI SAN", cert: withURI, dnsNames: []string{"example.com"}},
-		{name: "differs for a certificate with an email SAN", cert: withEmail, dnsNames: []string{"example.com"}},
+		{name: "differs on an unparsable IP address", cert: cert, dnsNames: names, ipAddresses: []string{"10.0.0.1", "::1", "nope"}},
+		{name: "differs when the certificate lacks SANs", cert: withoutSANs, dnsNames: []string{"example.com"}},
+		{name: "differs with a URI SAN", cert: withURI, dnsNames: []string{"example.com"}},
+		{name: "differs with an email SAN", cert: withEmail, dnsNames: []string{"example.com"}},
 		{name: "differs for a nil certificate", cert: nil},
 	}
 	for _, tt := range tests {

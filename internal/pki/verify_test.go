@@ -82,7 +82,7 @@ func TestVerifyChain(t *testing.T) {
 			wantErrType: x509.CertificateInvalidError{},
 		},
 		{
-			name:        "rejects a leaf that is not yet valid at now",
+			name:        "rejects a not yet valid leaf",
 			leaf:        futureLeaf,
 			roots:       []*x509.Certificate{root.cert},
 			now:         testNow,
@@ -90,7 +90,7 @@ func TestVerifyChain(t *testing.T) {
 			wantErrType: x509.CertificateInvalidError{},
 		},
 		{
-			name:        "rejects a valid leaf after the root expired",
+			name:        "rejects a leaf under an expired root",
 			leaf:        leafFromRoot,
 			roots:       []*x509.Certificate{root.cert},
 			now:         root.cert.NotAfter.Add(time.Second),
@@ -150,14 +150,14 @@ func TestSelfSignedTop(t *testing.T) {
 		chain []*x509.Certificate
 		want  *x509.Certificate
 	}{
-		{name: "returns the root at the end of a chain", chain: []*x509.Certificate{leaf, intermediate.cert, root.cert}, want: root.cert},
+		{name: "returns the root ending a chain", chain: []*x509.Certificate{leaf, intermediate.cert, root.cert}, want: root.cert},
 		{name: "returns a root alone", chain: []*x509.Certificate{root.cert}, want: root.cert},
-		{name: "returns a self-signed leaf that is not a CA", chain: []*x509.Certificate{selfSignedLeaf}, want: selfSignedLeaf},
-		{name: "returns nil when the chain ends at an intermediate", chain: []*x509.Certificate{leaf, intermediate.cert}},
+		{name: "returns a self-signed non-CA leaf", chain: []*x509.Certificate{selfSignedLeaf}, want: selfSignedLeaf},
+		{name: "returns nil at an intermediate", chain: []*x509.Certificate{leaf, intermediate.cert}},
 		{name: "returns nil for a leaf alone", chain: []*x509.Certificate{leaf}},
-		{name: "returns nil when subject equals issuer but the signature does not verify", chain: []*x509.Certificate{impostor}},
+		{name: "returns nil for a forged self-signature", chain: []*x509.Certificate{impostor}},
 		{name: "returns nil for an empty chain", chain: nil},
-		{name: "returns nil when the last entry is nil", chain: []*x509.Certificate{root.cert, nil}},
+		{name: "returns nil for a nil last entry", chain: []*x509.Certificate{root.cert, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,16 @@ func (l *caLoader) Start(ctx context.Context) error {
 	}
 }
 
+// CACertificatePEM returns the PEM certificate of the loaded CA, or nil before the CA is loaded.
+// It is the root for certificates of this signer where the API server serves no ClusterTrustBundles.
+func (c *Controller) CACertificatePEM() []byte {
+	ca := c.ca.Load()
+	if ca == nil {
+		return nil
+	}
+	return ca.CertificatePEM()
+}
+
 // loadCA loads or creates the CA, publishes it when configured, and only then makes it
 // available for signing, so no certificate is issued before clients can get its root.
 func (c *Controller) loadCA(ctx context.Context) error {

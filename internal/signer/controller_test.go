@@ -324,7 +324,9 @@ func TestControllerRestartReusesCA(t *testing.T) {
 	// Start from nothing, so the first signer creates the CA.
 	deleteCA(t)
 
-	stopFirst := startSigner(t, testConfig, newTestController(clocktesting.NewFakePassiveClock(now)))
+	firstSigner := newTestController(clocktesting.NewFakePassiveClock(now))
+	g.Expect(firstSigner.CACertificatePEM()).To(BeNil())
+	stopFirst := startSigner(t, testConfig, firstSigner)
 	firstLeaf := signBarrier(t)
 	var firstSecret corev1.Secret
 	g.Expect(testClient.Get(ctx, secretKey, &firstSecret)).To(Succeed())
@@ -332,7 +334,9 @@ func TestControllerRestartReusesCA(t *testing.T) {
 	g.Expect(firstSecret.Labels).To(HaveKeyWithValue(ManagedByLabel, ManagedByValue))
 	g.Expect(firstSecret.Data).To(HaveKey(corev1.TLSCertKey))
 	g.Expect(firstSecret.Data).To(HaveKey(corev1.TLSPrivateKeyKey))
+	g.Expect(firstSigner.CACertificatePEM()).To(Equal(firstSecret.Data[corev1.TLSCertKey]))
 	_, firstBundle := trustBundleRoots(t)
+	g.Expect(firstBundle).To(Equal(string(firstSecret.Data[corev1.TLSCertKey])))
 	stopFirst()
 
 	startSigner(t, testConfig, newTestController(clocktesting.NewFakePassiveClock(now.Add(time.Hour))))

@@ -61,14 +61,15 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
-// Validate returns an error when the policy cannot issue any certificate.
+// Validate rejects a maximum duration below the ten-minute floor, a negative backdate, and a
+// backdate of ten minutes or more, which would move most of a short certificate's lifetime into the past.
 func (p Policy) Validate() error {
 	p = p.withDefaults()
 	if p.MaxDuration < minDuration {
 		return fmt.Errorf("invalid signer policy: maximum duration %s is below the minimum of %s", p.MaxDuration, minDuration)
 	}
 	if p.Backdate < 0 || p.Backdate >= minDuration {
-		return fmt.Errorf("invalid signer policy: backdate %s must be at least 0 and below %s", p.Backdate, minDuration)
+		return fmt.Errorf("invalid signer policy: backdate %s must not be negative and must be below %s", p.Backdate, minDuration)
 	}
 	return nil
 }
