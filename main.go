@@ -34,21 +34,18 @@ import (
 	"github.com/dnscert/dnscert-operator/internal/signer"
 )
 
-// localSignerName is the name of the built-in signer.
-const localSignerName = "certs.dnscert.io/local"
-
 // options are the manager's command-line flags.
 type options struct {
-	metricsAddress       string
-	probeAddress         string
-	leaderElect          bool
-	defaultSignerName    string
-	enableLocalSigner    bool
-	autoApprove          bool
-	operatorNamespace    string
-	signerTimeout        time.Duration
-	maxConcurrentRecons  int
-	localSignerMaxExpiry time.Duration
+	metricsAddress         string
+	probeAddress           string
+	leaderElect            bool
+	defaultSignerName      string
+	enableLocalSigner      bool
+	autoApprove            bool
+	operatorNamespace      string
+	signerTimeout          time.Duration
+	maxConcurrentRecons    int
+	localSignerMaxDuration time.Duration
 }
 
 func main() {
@@ -56,13 +53,13 @@ func main() {
 	flag.StringVar(&opts.metricsAddress, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&opts.probeAddress, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&opts.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica works at a time.")
-	flag.StringVar(&opts.defaultSignerName, "default-signer-name", localSignerName, "Signer of DNSCertificates that set no spec.signerName.")
-	flag.BoolVar(&opts.enableLocalSigner, "enable-local-signer", true, "Run the built-in signer "+localSignerName+", which keeps a CA key in a Secret in the operator namespace.")
+	flag.StringVar(&opts.defaultSignerName, "default-signer-name", signer.SignerName, "Signer of DNSCertificates that set no spec.signerName.")
+	flag.BoolVar(&opts.enableLocalSigner, "enable-local-signer", true, "Run the built-in signer "+signer.SignerName+", which keeps a CA key in a Secret in the operator namespace.")
 	flag.BoolVar(&opts.autoApprove, "auto-approve", true, "Approve the CertificateSigningRequests the operator creates itself.")
 	flag.StringVar(&opts.operatorNamespace, "operator-namespace", defaultOperatorNamespace(), "Namespace of the operator's own objects: the local signer's CA Secret and the leader election lease. Defaults to $POD_NAMESPACE, else dnscert-system.")
 	flag.DurationVar(&opts.signerTimeout, "signer-timeout", 15*time.Minute, "How long an approved CertificateSigningRequest may stay unsigned before it is replaced.")
 	flag.IntVar(&opts.maxConcurrentRecons, "max-concurrent-reconciles", 4, "Number of DNSCertificates reconciled in parallel.")
-	flag.DurationVar(&opts.localSignerMaxExpiry, "local-signer-max-duration", 8760*time.Hour, "Longest certificate lifetime the local signer issues.")
+	flag.DurationVar(&opts.localSignerMaxDuration, "local-signer-max-duration", 8760*time.Hour, "Longest certificate lifetime the local signer issues.")
 	zapOptions := zap.Options{}
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -147,23 +144,31 @@ func run(ctx context.Context, opts options) error {
 		TrustBundlesServed:      trustBundlesServed,
 		MaxConcurrentReconciles: opts.maxConcurrentRecons,
 	}
-	if err := reconciler.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the DNSCertificate controller: %w", err)
-	}
 
 	if opts.enableLocalSigner {
 		localSigner := &signer.Controller{
 			Client:             mgr.GetClient(),
 			APIReader:          mgr.GetAPIReader(),
 			Clock:              clock.RealClock{},
-			SignerName:         localSignerName,
+			SignerName:         signer.SignerName,
 			Namespace:          opts.operatorNamespace,
-			Policy:             signer.Policy{MaxDuration: opts.localSignerMaxExpiry},
+			Policy:             signer.Policy{MaxDuration: opts.localSignerMaxDuration},
 			PublishTrustBundle: trustBundlesServed,
 		}
 		if err := localSigner.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the local signer: %w", err)
 		}
+		// Without ClusterTrustBundles, the local signer's CA is still the root of what it signs.
+		reconciler.ConfiguredRoots = func(signerName string) []byte {
+			if signerName == signer.SignerName {
+				return localSigner.CACertificatePEM()
+			}
+			return nil
+		}
+	}
+
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the DNSCertificate controller: %w", err)
 	}
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -46,6 +46,9 @@ type DNSCertificateReconciler struct {
 	SignerTimeout time.Duration
 	// TrustBundlesServed is true when the API server serves certificates.k8s.io/v1 ClusterTrustBundles.
 	TrustBundlesServed bool
+	// ConfiguredRoots returns the PEM roots configured for a signer, or nil; they are used when
+	// no ClusterTrustBundle names the signer. May be nil.
+	ConfiguredRoots func(signerName string) []byte
 	// MaxConcurrentReconciles is the number of DNSCertificates reconciled at once.
 	MaxConcurrentReconciles int
 
@@ -206,7 +209,8 @@ func (r *DNSCertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MaxConcurrentReconciles = 4
 	}
 	r.expectations = newExpectations()
-	r.roots = &rootResolver{reader: r.Client, liveReader: r.APIReader, trustBundlesServed: r.TrustBundlesServed}
+	r.roots = &rootResolver{reader: r.Client, liveReader: r.APIReader, trustBundlesServed: r.TrustBundlesServed,
+		configuredRoots: r.ConfiguredRoots}
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("dnscertificate").

@@ -212,7 +212,8 @@ func (r *DNSCertificateReconciler) recordFailure(ctx context.Context, obs *obser
 func (r *DNSCertificateReconciler) store(ctx context.Context, obs *observation, status *certsv1alpha1.DNSCertificateStatus,
 	result *actResult, key *pki.PrivateKey) error {
 	now := r.Clock.Now()
-	chain, err := pki.ParseCertificatesPEM(obs.csr.Status.Certificate)
+	// The CSR API allows text around the PEM blocks, so parse leniently and store canonical PEM.
+	chain, err := pki.ParseIssuedCertificatesPEM(obs.csr.Status.Certificate)
 	if err != nil {
 		return r.recordFailure(ctx, obs, status, result, &violation{certsv1alpha1.ReasonInvalidCertificate,
 			fmt.Sprintf("Signer %s returned an unparsable certificate for CertificateSigningRequest %s: %v", obs.desired.signerName, obs.csr.Name, err)})
@@ -222,7 +223,7 @@ func (r *DNSCertificateReconciler) store(ctx context.Context, obs *observation, 
 		return err
 	}
 
-	issued, err := verifyIssued(obs.desired, chain, obs.csr.Status.Certificate, key, obs.pendingKey.Data[pendingKeyDataKey], roots, now)
+	issued, err := verifyIssued(obs.desired, chain, pki.EncodeCertificatesPEM(chain...), key, obs.pendingKey.Data[pendingKeyDataKey], roots, now)
 	if err != nil {
 		return r.recordFailure(ctx, obs, status, result, &violation{certsv1alpha1.ReasonInvalidCertificate,
 			fmt.Sprintf("Signer %s returned a certificate that failed verification for CertificateSigningRequest %s: %v", obs.desired.signerName, obs.csr.Name, err)})

@@ -19,6 +19,7 @@ import (
 // Sources of a root bundle, in the order they are tried.
 const (
 	rootSourceTrustBundle = "ClusterTrustBundle"
+	rootSourceConfigured  = "roots configured for the signer"
 	rootSourceSelfSigned  = "self-signed top of the chain"
 	rootSourceClusterCA   = "kube-root-ca.crt ConfigMap"
 )
@@ -41,11 +42,13 @@ type rootResolver struct {
 	liveReader client.Reader
 	// trustBundlesServed is false on API servers without certificates.k8s.io/v1 ClusterTrustBundles.
 	trustBundlesServed bool
+	// configuredRoots returns the PEM roots configured for a signer, nil when none are.
+	configuredRoots func(signerName string) []byte
 }
 
-// resolve returns the root bundle for a signer: its ClusterTrustBundles; else the chain's
-// self-signed top; else the namespace's kube-root-ca.crt ConfigMap. It returns an empty bundle
-// when none of them is available.
+// resolve returns the root bundle for a signer: its ClusterTrustBundles; else the roots
+// configured for it; else the chain's self-signed top; else the namespace's kube-root-ca.crt
+// ConfigMap. It returns an empty bundle when none of them is available.
 func (r *rootResolver) resolve(ctx context.Context, signerName, namespace string, chain []*x509.Certificate) (rootBundle, error) {
 	if r.trustBundlesServed {
 		bundle, err := r.fromTrustBundles(ctx, signerName)
@@ -54,6 +57,16 @@ func (r *rootResolver) resolve(ctx context.Context, signerName, namespace string
 		}
 		if len(bundle.certificates) > 0 {
 			return bundle, nil
+		}
+	}
+
+	if r.configuredRoots != nil {
+		if data := r.configuredRoots(signerName); len(data) > 0 {
+			certificates, err := pki.ParseCertificatesPEM(data)
+			if err != nil {
+				return rootBundle{}, fmt.Errorf("parsing the roots configured for signer %s: %w", signerName, err)
+			}
+			return rootBundle{certificates: certificates, pem: pki.EncodeCertificatesPEM(certificates...), source: rootSourceConfigured}, nil
 		}
 	}
 
