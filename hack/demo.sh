@@ -36,8 +36,8 @@ cluster_stop_timeout_seconds=90
 say() { printf '%s\n' "$*"; }
 log() { printf 'demo: %s\n' "$*" >&2; }
 
-# failure_context is what the EXIT trap shows after a failure: "manager" adds the
-# manager log, "cluster" the control plane log.
+# failure_context is "cluster" while the control plane starts, so that a
+# failure then also shows the control plane log.
 failure_context=""
 fail() {
 	log "error: $*"
@@ -129,12 +129,12 @@ show_log_tail() {
 keep_running=0
 on_exit() {
 	local status=$?
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM ERR
 	if ((status != 0)); then
-		case "${failure_context}" in
-		cluster) show_log_tail "control plane" "${demo_dir}/localcluster.log" ;;
-		manager) show_log_tail "operator" "${demo_dir}/manager.log" ;;
-		esac
+		if [[ "${failure_context}" == "cluster" ]]; then
+			show_log_tail "control plane" "${demo_dir}/localcluster.log"
+		fi
+		show_log_tail "operator" "${demo_dir}/manager.log"
 		log "the demo failed; logs are in ${demo_dir}"
 	fi
 	if ((keep_running == 0)); then
@@ -181,6 +181,7 @@ if [[ -d "${demo_dir}" && ! -f "${marker}" && -n "$(ls -A "${demo_dir}")" ]]; th
 fi
 
 trap on_exit EXIT
+trap 'log "error: command failed (exit status $?) at line ${LINENO}: ${BASH_COMMAND}"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -222,7 +223,7 @@ say "Control plane ready: $("${kubectl}" version 2>/dev/null | grep 'Server Vers
 "${kubectl}" create namespace "${namespace}" >/dev/null
 
 say "Starting the operator (log: ${demo_dir}/manager.log)"
-failure_context="manager"
+failure_context=""
 setsid "${root}/bin/manager" --kubeconfig "${kubeconfig}" --operator-namespace "${operator_namespace}" \
 	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 \
 	>"${demo_dir}/manager.log" 2>&1 </dev/null &
@@ -278,7 +279,8 @@ microseconds() {
 }
 
 secret="${secrets[0]}"
-old_serial="$(certificate_pem "${secret}" | openssl x509 -noout -serial)"
+old_serial="$(certificate_pem "${secret}" | openssl x509 -noout -serial)" ||
+	fail "Secret ${secret} holds no readable certificate in cert-chain.pem"
 say ""
 say "\$ kubectl delete secret ${secret} -n ${namespace}"
 # The clock starts before the delete request, so the time includes kubectl's
@@ -319,6 +321,7 @@ if [[ "${KEEP:-}" == "1" ]]; then
 fi
 
 say "Stopping the operator and the control plane"
-trap - EXIT INT TERM
+# The trap stays set, so an interrupt here still stops everything.
 stop_all
+trap - EXIT INT TERM
 say "Stopped; no demo process is left."
