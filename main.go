@@ -46,6 +46,7 @@ type options struct {
 	signerTimeout          time.Duration
 	maxConcurrentRecons    int
 	localSignerMaxDuration time.Duration
+	syncPeriod             time.Duration
 }
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 	flag.DurationVar(&opts.signerTimeout, "signer-timeout", 15*time.Minute, "How long an approved CertificateSigningRequest may stay unsigned before it is replaced.")
 	flag.IntVar(&opts.maxConcurrentRecons, "max-concurrent-reconciles", 4, "Number of DNSCertificates reconciled in parallel.")
 	flag.DurationVar(&opts.localSignerMaxDuration, "local-signer-max-duration", 8760*time.Hour, "Longest certificate lifetime the local signer issues.")
+	flag.DurationVar(&opts.syncPeriod, "sync-period", 10*time.Hour, "How often every DNSCertificate is checked again even without a change.")
 	zapOptions := zap.Options{}
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -120,7 +122,7 @@ func run(ctx context.Context, opts options) error {
 		LeaderElectionID:              "dnscert-operator.certs.dnscert.io",
 		LeaderElectionNamespace:       opts.operatorNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+		Cache: cache.Options{SyncPeriod: &opts.syncPeriod, ByObject: map[client.Object]cache.ByObject{
 			// Only the Secrets the operator owns; unrelated Secrets never enter memory.
 			&corev1.Secret{}: {Label: ownedSecrets},
 			// Only the CertificateSigningRequests the operator creates; the local signer keeps

@@ -15,9 +15,14 @@ import (
 	"github.com/dnscert/dnscert-operator/internal/pki"
 )
 
-// conflictRecheckDelay is how often a DNSCertificate in conflict looks at its Secret again. The
-// Secret is not ours, so no watch event reports its deletion.
-const conflictRecheckDelay = 5 * time.Minute
+const (
+	// conflictRecheckDelay is how often a DNSCertificate in conflict looks at its Secret again.
+	// The Secret is not ours, so no watch event reports its deletion.
+	conflictRecheckDelay = 5 * time.Minute
+	// approvalRecheckDelay is how often a forbidden approval is tried again. RBAC changes come
+	// with no event, and a rejected approval writes nothing, so a short delay costs little.
+	approvalRecheckDelay = 15 * time.Second
+)
 
 // actResult is what one reconcile did, for the status and the events.
 type actResult struct {
@@ -130,7 +135,7 @@ func (r *DNSCertificateReconciler) issue(ctx context.Context, obs *observation, 
 			result.pending = &violation{certsv1alpha1.ReasonApprovalForbidden,
 				fmt.Sprintf("The operator may not approve CertificateSigningRequest %s for signer %s: grant it the verb approve on signers/%s",
 					obs.csr.Name, obs.desired.signerName, obs.desired.signerName)}
-			result.requeueAt = now.Add(backoffBase)
+			result.requeueAt = now.Add(approvalRecheckDelay)
 			return nil
 		}
 		if err != nil {

@@ -109,12 +109,20 @@ func (r *DNSCertificateReconciler) observeConflictingCertificates(ctx context.Co
 	return nil
 }
 
-// isOlder orders DNSCertificates by creation time, then by name.
+// isOlder orders DNSCertificates by creation time. Creation times have a resolution of one
+// second, so a tie goes to the one that already started issuing, then to the lower name.
 func isOlder(a, b *certsv1alpha1.DNSCertificate) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}
+	if aStarted, bStarted := hasStartedIssuing(a), hasStartedIssuing(b); aStarted != bStarted {
+		return aStarted
+	}
 	return a.Name < b.Name
+}
+
+func hasStartedIssuing(certificate *certsv1alpha1.DNSCertificate) bool {
+	return certificate.Status.Revision > 0 || certificate.Status.CertificateSigningRequest != ""
 }
 
 func (r *DNSCertificateReconciler) observePendingKey(ctx context.Context, obs *observation) error {

@@ -20,13 +20,19 @@ import (
 	"github.com/dnscert/dnscert-operator/internal/controlplane"
 )
 
-const operatorNamespace = "dnscert-system"
+const (
+	operatorNamespace = "dnscert-system"
+	// operatorUser is the identity the operator runs as: the ServiceAccount of the install
+	// manifests, bound to the RBAC rendered from config/rbac, so a missing permission fails here.
+	operatorUser = "system:serviceaccount:dnscert-system:controller-manager"
+)
 
 var (
-	repoRoot    string
-	cluster     *controlplane.ControlPlane
-	operator    *operatorProcess
-	managerPath string
+	repoRoot           string
+	cluster            *controlplane.ControlPlane
+	operator           *operatorProcess
+	managerPath        string
+	operatorKubeconfig string
 )
 
 func TestE2E(t *testing.T) {
@@ -60,7 +66,18 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	kubectl("create", "namespace", operatorNamespace)
+	By("binding the operator's identity to the RBAC of config/rbac")
+	kubectl("apply", "-k", "config/rbac")
+	operatorKubeconfig, _, err = cluster.AddUser(operatorUser, []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace})
+	Expect(err).NotTo(HaveOccurred())
+
 	operator = startOperator()
+})
+
+var _ = AfterEach(func() {
+	if CurrentSpecReport().Failed() && operator != nil {
+		GinkgoWriter.Printf("manager log (last lines):\n%s\n", operator.tail(80))
+	}
 })
 
 var _ = AfterSuite(func() {
@@ -87,7 +104,7 @@ func startOperator(extraArgs ...string) *operatorProcess {
 	Expect(err).NotTo(HaveOccurred())
 
 	args := append([]string{
-		"--kubeconfig", cluster.KubeconfigPath,
+		"--kubeconfig", operatorKubeconfig,
 		"--operator-namespace", operatorNamespace,
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort),
@@ -105,11 +122,6 @@ func startOperator(extraArgs ...string) *operatorProcess {
 		_ = logFile.Close()
 		close(process.done)
 	}()
-	DeferCleanup(func() {
-		if CurrentSpecReport().Failed() {
-			AddReportEntry("manager log", process.tail(60))
-		}
-	})
 
 	Eventually(func() error {
 		select {
@@ -124,6 +136,18 @@ func startOperator(extraArgs ...string) *operatorProcess {
 		return err
 	}).WithTimeout(60 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
 	return process
+}
+
+// kill sends SIGKILL, as a crash or an OOM kill would, and waits for the process to end.
+func (p *operatorProcess) kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// restartOperator stops the running operator and starts a new one with the given flags.
+func restartOperator(extraArgs ...string) {
+	operator.stop()
+	operator = startOperator(extraArgs...)
 }
 
 // stop sends SIGTERM and waits for the manager to exit.
