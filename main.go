@@ -50,6 +50,9 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "convert-istio" {
+		os.Exit(runConvertIstio(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	opts := options{}
 	flag.StringVar(&opts.metricsAddress, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&opts.probeAddress, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")

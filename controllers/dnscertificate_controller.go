@@ -214,7 +214,9 @@ func (r *DNSCertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("dnscertificate").
-		For(&certsv1alpha1.DNSCertificate{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Status writes do not trigger a reconcile; spec, label and annotation changes do.
+		For(&certsv1alpha1.DNSCertificate{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}).
 		Watches(&certificatesv1.CertificateSigningRequest{}, handler.EnqueueRequestsFromMapFunc(mapCSRToCertificate)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})

@@ -242,7 +242,14 @@ func (r *DNSCertificateReconciler) abandonRequest(ctx context.Context, obs *obse
 	return r.deletePendingKey(ctx, obs)
 }
 
-// signerDeadline is when a CSR nobody signed is abandoned.
+// signerDeadline is when an approved CSR nobody signed is abandoned: SignerTimeout after its
+// approval, or after its creation when the approval carries no time.
 func (r *DNSCertificateReconciler) signerDeadline(csr *certificatesv1.CertificateSigningRequest) time.Time {
-	return csr.CreationTimestamp.Add(r.SignerTimeout)
+	start := csr.CreationTimestamp.Time
+	for _, condition := range csr.Status.Conditions {
+		if condition.Type == certificatesv1.CertificateApproved && !condition.LastUpdateTime.IsZero() {
+			start = condition.LastUpdateTime.Time
+		}
+	}
+	return start.Add(r.SignerTimeout)
 }

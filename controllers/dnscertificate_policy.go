@@ -58,6 +58,10 @@ func evaluateSecret(in secretInput) (*issuedCertificate, *violation) {
 		return nil, &violation{certsv1alpha1.ReasonSecretMissing, "Secret does not exist"}
 	}
 
+	if in.secret.Type != corev1.SecretTypeTLS {
+		return nil, &violation{certsv1alpha1.ReasonSecretInvalid,
+			fmt.Sprintf("Secret type is %q, not %q", in.secret.Type, corev1.SecretTypeTLS)}
+	}
 	issued, v := parseSecretData(in.secret.Data)
 	if v != nil {
 		return nil, v

@@ -7,7 +7,9 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
@@ -75,6 +77,18 @@ func setData(data map[string][]byte, key string, value []byte) {
 	}
 }
 
+// replaceSecret deletes an owned Secret of the wrong type and creates it again.
+func (r *DNSCertificateReconciler) replaceSecret(ctx context.Context, current, secret *corev1.Secret) error {
+	err := r.Delete(ctx, current, client.Preconditions{UID: &current.UID, ResourceVersion: &current.ResourceVersion})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	secret.ResourceVersion = ""
+	secret.UID = ""
+	secret.Type = corev1.SecretTypeTLS
+	return r.Create(ctx, secret)
+}
+
 // writeSecret creates the Secret or updates it in place; it never deletes it. The update carries
 // the resourceVersion that was read, so a concurrent change makes it fail instead of being lost.
 func (r *DNSCertificateReconciler) writeSecret(ctx context.Context, obs *observation, content secretContent) error {
@@ -83,9 +97,14 @@ func (r *DNSCertificateReconciler) writeSecret(ctx context.Context, obs *observa
 		return err
 	}
 
-	if obs.secret == nil {
+	switch {
+	case obs.secret == nil:
 		err = r.Create(ctx, secret)
-	} else {
+	case obs.secret.Type != corev1.SecretTypeTLS:
+		// The type of a Secret cannot be updated. This owned Secret holds no valid certificate
+		// (its type fails the checks), so nothing is lost by replacing it.
+		err = r.replaceSecret(ctx, obs.secret, secret)
+	default:
 		err = r.Update(ctx, secret)
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"math"
 	"net"
 	"slices"
 	"time"
@@ -94,8 +95,9 @@ func (d desiredCertificate) parsedIPAddresses() []net.IP {
 	return ips
 }
 
-// expirationSeconds is the requested lifetime as the CSR API expects it.
+// expirationSeconds is the requested lifetime as the CSR API expects it, saturated at the
+// largest int32 (admission already caps spec.duration well below that).
 func (d desiredCertificate) expirationSeconds() *int32 {
-	seconds := int32(d.duration / time.Second)
+	seconds := int32(min(d.duration/time.Second, math.MaxInt32))
 	return &seconds
 }

@@ -65,8 +65,11 @@ func (r *DNSCertificateReconciler) computeStatus(obs *observation, status *certs
 		pendingCondition(result),
 		rotatingCondition(valid, status.Revision, result),
 	}
+	now := metav1.NewTime(r.Clock.Now().Truncate(time.Second))
 	for _, condition := range conditions {
 		condition.ObservedGeneration = generation
+		// Used only when the status flips; an unchanged status keeps its transition time.
+		condition.LastTransitionTime = now
 		meta.SetStatusCondition(&status.Conditions, condition)
 	}
 }

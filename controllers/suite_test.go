@@ -101,6 +101,10 @@ var _ = AfterSuite(func() {
 // managerOptions varies the operator started for a test.
 type managerOptions struct {
 	autoApprove bool
+	// clock is the reconciler's and the signer's clock; the real clock when nil.
+	clock clock.PassiveClock
+	// signerTimeout is how long an approved CSR may stay unsigned; one hour when zero.
+	signerTimeout time.Duration
 }
 
 // startManager stops the running manager, if any, and runs the reconciler and the local
@@ -125,19 +129,26 @@ func startManager(opts managerOptions) {
 	})
 	Expect(err).NotTo(HaveOccurred())
 
+	if opts.clock == nil {
+		opts.clock = clock.RealClock{}
+	}
+	if opts.signerTimeout == 0 {
+		opts.signerTimeout = time.Hour
+	}
 	reconciler := &DNSCertificateReconciler{
 		Client:             mgr.GetClient(),
 		APIReader:          mgr.GetAPIReader(),
 		Recorder:           mgr.GetEventRecorder("dnscert-operator"),
-		Clock:              clock.RealClock{},
+		Clock:              opts.clock,
 		DefaultSignerName:  localSignerName,
 		AutoApprove:        opts.autoApprove,
 		Username:           adminUser,
-		SignerTimeout:      time.Hour,
+		SignerTimeout:      opts.signerTimeout,
 		TrustBundlesServed: true,
 	}
 	Expect(reconciler.SetupWithManager(mgr)).To(Succeed())
 	Expect((&signer.Controller{
+		Clock:              opts.clock,
 		SignerName:         localSignerName,
 		Namespace:          operatorNamespace,
 		PublishTrustBundle: true,

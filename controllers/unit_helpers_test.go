@@ -189,6 +189,18 @@ func unitDesired(mutate ...func(*certsv1alpha1.DNSCertificateSpec)) desiredCerti
 	return desiredFromSpec(unitSpec(mutate...), unitSignerName)
 }
 
+// withKey sets spec.privateKey.
+func withKey(algorithm certsv1alpha1.PrivateKeyAlgorithm, size int32, encoding certsv1alpha1.PrivateKeyEncoding) func(*certsv1alpha1.DNSCertificateSpec) {
+	return func(spec *certsv1alpha1.DNSCertificateSpec) {
+		spec.PrivateKey = certsv1alpha1.PrivateKey{Algorithm: algorithm, Size: size, Encoding: encoding}
+	}
+}
+
+// withIPAddresses sets spec.ipAddresses.
+func withIPAddresses(ips ...string) func(*certsv1alpha1.DNSCertificateSpec) {
+	return func(spec *certsv1alpha1.DNSCertificateSpec) { spec.IPAddresses = ips }
+}
+
 // extKeyUsagesOf maps the CSR usages to the extended key usages a signer puts into the certificate.
 func extKeyUsagesOf(usages []certificatesv1.KeyUsage) []x509.ExtKeyUsage {
 	var result []x509.ExtKeyUsage

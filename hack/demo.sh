@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the operator on a local control plane and walks through the Istio DNS
-# certificate flow: two DNSCertificates in istio-system become Ready, their
-# Secrets hold certificates with the requested DNS names, and a deleted Secret
-# comes back with a new certificate.
+# certificate flow. Two DNSCertificates in istio-system become Ready, and their
+# Secrets hold certificates with the requested DNS names. A deleted Secret then
+# comes back with a new certificate, and the demo prints how long that took.
 #
 # Usage:
 #   KUBEBUILDER_ASSETS=DIR [KEEP=1] hack/demo.sh   run the demo (make demo runs it
@@ -44,7 +44,7 @@ fail() {
 	exit 1
 }
 
-# alive PID succeeds while PID runs; a zombie counts as gone.
+# alive PID succeeds while PID runs. A zombie counts as gone.
 alive() {
 	local stat
 	stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
@@ -97,8 +97,8 @@ stop_all() {
 	if [[ -f "${demo_dir}/localcluster.pid" ]]; then
 		stop_process "$(cat "${demo_dir}/localcluster.pid")" "the control plane" "${cluster_stop_timeout_seconds}"
 	fi
-	# localcluster stops its components itself; kill any that outlived it,
-	# each with its process group.
+	# localcluster stops its components itself. Any component that outlived
+	# it is killed with its process group.
 	for pid in $(demo_pids); do
 		if alive "${pid}" && owned "${pid}"; then
 			log "process ${pid} outlived the control plane; killing its process group"
@@ -115,7 +115,7 @@ stop_all() {
 		log "error: demo processes still running: ${left[*]}"
 		return 1
 	fi
-	rm -f "${demo_dir}/manager.pid" "${demo_dir}/localcluster.pid"
+	rm -f "${demo_dir}/manager.pid" "${demo_dir}/localcluster.pid" "${cluster_dir}/component-pids"
 }
 
 show_log_tail() {
@@ -127,10 +127,17 @@ show_log_tail() {
 }
 
 keep_running=0
+kubectl_wait_pid=""
+interrupted=0
 on_exit() {
 	local status=$?
 	trap - EXIT INT TERM ERR
-	if ((status != 0)); then
+	if [[ -n "${kubectl_wait_pid}" ]]; then
+		kill -TERM "${kubectl_wait_pid}" 2>/dev/null || true
+	fi
+	if ((interrupted == 1)); then
+		log "interrupted; logs are in ${demo_dir}"
+	elif ((status != 0)); then
 		if [[ "${failure_context}" == "cluster" ]]; then
 			show_log_tail "control plane" "${demo_dir}/localcluster.log"
 		fi
@@ -138,6 +145,7 @@ on_exit() {
 		log "the demo failed; logs are in ${demo_dir}"
 	fi
 	if ((keep_running == 0)); then
+		log "stopping the operator and the control plane"
 		if ! stop_all; then
 			status=1
 		fi
@@ -159,31 +167,32 @@ fi
 
 # --- Checks -----------------------------------------------------------------
 
-if [[ -z "${KUBEBUILDER_ASSETS:-}" ]]; then
-	fail "KUBEBUILDER_ASSETS is not set: run 'make demo', or set it to the directory that hack/install-control-plane.sh prints"
-fi
-kubectl="${KUBEBUILDER_ASSETS}/kubectl"
-for binary in "${kubectl}" "${root}/bin/manager"; do
-	if [[ ! -x "${binary}" ]]; then
-		fail "${binary} is missing: run 'make demo', which builds it"
-	fi
-done
-if [[ ! -d "${root}/config/crd/bases" ]]; then
-	fail "config/crd/bases is missing: run 'make manifests'"
-fi
 for pid in $(demo_pids); do
 	if alive "${pid}" && owned "${pid}"; then
 		fail "a demo is already running in ${demo_dir} (pid ${pid}); stop it with: hack/demo.sh stop"
 	fi
 done
+if [[ -z "${KUBEBUILDER_ASSETS:-}" ]]; then
+	fail "KUBEBUILDER_ASSETS is not set: run 'make demo', or set it to the directory that hack/install-control-plane.sh prints"
+fi
+kubectl="${KUBEBUILDER_ASSETS}/kubectl"
+if [[ ! -x "${kubectl}" ]]; then
+	fail "${kubectl} is missing: run hack/install-control-plane.sh, which builds it"
+fi
+if [[ ! -x "${root}/bin/manager" ]]; then
+	fail "${root}/bin/manager is missing: run 'make build'"
+fi
+if [[ ! -d "${root}/config/crd/bases" ]]; then
+	fail "config/crd/bases is missing: run 'make manifests'"
+fi
 if [[ -d "${demo_dir}" && ! -f "${marker}" && -n "$(ls -A "${demo_dir}")" ]]; then
 	fail "${demo_dir} exists and was not made by this demo; set DEMO_DIR to another directory"
 fi
 
 trap on_exit EXIT
 trap 'log "error: command failed (exit status $?) at line ${LINENO}: ${BASH_COMMAND}"' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'interrupted=1; exit 130' INT
+trap 'interrupted=1; exit 143' TERM
 
 rm -rf "${demo_dir}"
 mkdir -p "${demo_dir}"
@@ -235,13 +244,24 @@ say "\$ kubectl apply -k config/samples/"
 
 say ""
 say "\$ kubectl wait --for=condition=Ready dnscertificate --all -n ${namespace} --timeout=120s"
-if ! "${kubectl}" wait --for=condition=Ready dnscertificate --all -n "${namespace}" --timeout=120s; then
-	"${kubectl}" get dnscertificates -n "${namespace}" -o wide >&2 || true
-	if ! alive "$(cat "${demo_dir}/manager.pid")"; then
-		fail "the operator exited"
+# kubectl wait runs in the background so that an operator crash ends the
+# demo at once instead of after the whole timeout.
+"${kubectl}" wait --for=condition=Ready dnscertificate --all -n "${namespace}" --timeout=120s &
+kubectl_wait_pid=$!
+manager_pid="$(cat "${demo_dir}/manager.pid")"
+while alive "${kubectl_wait_pid}"; do
+	if ! alive "${manager_pid}"; then
+		kill -TERM "${kubectl_wait_pid}" 2>/dev/null || true
+		fail "the operator exited while the DNSCertificates were not Ready"
 	fi
+	sleep 0.2
+done
+if ! wait "${kubectl_wait_pid}"; then
+	kubectl_wait_pid=""
+	"${kubectl}" get dnscertificates -n "${namespace}" -o wide >&2 || true
 	fail "the DNSCertificates did not become Ready within 120s"
 fi
+kubectl_wait_pid=""
 "${kubectl}" get dnscertificates -n "${namespace}"
 
 # certificate_pem SECRET prints the PEM certificate chain in the Secret's
@@ -283,8 +303,8 @@ old_serial="$(certificate_pem "${secret}" | openssl x509 -noout -serial)" ||
 	fail "Secret ${secret} holds no readable certificate in cert-chain.pem"
 say ""
 say "\$ kubectl delete secret ${secret} -n ${namespace}"
-# The clock starts before the delete request, so the time includes kubectl's
-# own start-up and each poll's: it is an upper bound.
+# The clock starts before the delete request, so the time includes the
+# start-up of kubectl for the delete and for each poll. It is an upper bound.
 start="$(microseconds "${EPOCHREALTIME}")"
 "${kubectl}" delete secret "${secret}" -n "${namespace}"
 deadline=$((start + regeneration_timeout_seconds * 1000000))

@@ -111,6 +111,7 @@ type DNSCertificateSpec struct {
 	// +kubebuilder:default="2160h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10m')",message="spec.duration must be at least 10m, the CertificateSigningRequest API minimum"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('87600h')",message="spec.duration must be at most 87600h (10 years)"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 
 	// renewBefore is how long before expiry the certificate is renewed. Unset, renewal happens at a
@@ -196,10 +197,10 @@ type DNSCertificateStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.spec.secretName`
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.notAfter`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.notAfter`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Signer",type=string,JSONPath=`.status.signerName`,priority=1
-// +kubebuilder:printcolumn:name="Renewal",type=date,JSONPath=`.status.renewalTime`,priority=1
+// +kubebuilder:printcolumn:name="Renewal",type=string,JSONPath=`.status.renewalTime`,priority=1
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters, because it is copied into label values"
 type DNSCertificate struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -78,6 +78,9 @@ func run(dir, crdDir string) error {
 		ControllerManager: true,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted by a signal while starting the control plane: %w", err)
+		}
 		return err
 	}
 	runErr := serve(ctx, cp, readyPath, pidsPath)
@@ -114,7 +117,7 @@ func serve(ctx context.Context, cp *controlplane.ControlPlane, readyPath, pidsPa
 	if err := os.WriteFile(readyPath, nil, 0o644); err != nil {
 		return fmt.Errorf("writing the ready marker: %w", err)
 	}
-	log.Printf("Ready; send SIGINT or SIGTERM to stop (component process ids: %s)", strings.Join(lines, " "))
+	log.Printf("Ready. Send SIGINT or SIGTERM to stop (component process ids: %s)", strings.Join(lines, " "))
 
 	select {
 	case <-ctx.Done():

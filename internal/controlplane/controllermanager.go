@@ -43,8 +43,8 @@ func (c *ControlPlane) startControllerManager(ctx context.Context, caPath string
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	// The user name is the one that the default RBAC policy knows; the
-	// system:masters group makes any missing rule irrelevant.
+	// The default RBAC policy grants kube-controller-manager's permissions to
+	// this user name, and the system:masters group covers any missing rule.
 	user, err := c.env.AddUser(envtest.User{Name: "system:kube-controller-manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return fmt.Errorf("adding the kube-controller-manager user: %w", err)
@@ -92,13 +92,13 @@ func (c *ControlPlane) startControllerManager(ctx context.Context, caPath string
 			return nil
 		}
 		lastErr = err
-		if !cm.exited() {
-			// Running but never healthy: another attempt would not help.
+		if !cm.exited() || ctx.Err() != nil {
+			// It runs but never became healthy, or the caller gave up, so
+			// another attempt would not help.
 			break
 		}
 	}
-	return fmt.Errorf("starting kube-controller-manager (log in %s): %w",
-		filepath.Join(c.WorkDir, "kube-controller-manager.log"), lastErr)
+	return fmt.Errorf("starting kube-controller-manager (log in %s): %w", logFile.Name(), lastErr)
 }
 
 // freeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment ago.

@@ -79,15 +79,15 @@ type ControlPlane struct {
 // Start starts etcd and kube-apiserver, installs the CRDs and, when
 // opts.ControllerManager is set, starts kube-controller-manager. It returns
 // once every component is ready. On error, it stops whatever it started.
-// ctx bounds the wait for kube-controller-manager; the envtest components
-// use their own start timeout.
+// ctx bounds the wait for kube-controller-manager, while etcd and
+// kube-apiserver have their own start timeout.
 func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	binaryDir := opts.BinaryDir
 	if binaryDir == "" {
 		binaryDir = os.Getenv("KUBEBUILDER_ASSETS")
 	}
 	if binaryDir == "" {
-		return nil, errors.New("no control plane binary directory: set Options.BinaryDir or KUBEBUILDER_ASSETS " +
+		return nil, errors.New("the control plane binary directory is not set: set Options.BinaryDir or KUBEBUILDER_ASSETS " +
 			"(hack/install-control-plane.sh builds the binaries and prints the directory)")
 	}
 	binaryDir, err = filepath.Abs(binaryDir)
@@ -239,8 +239,9 @@ func (c *ControlPlane) startEnvironment(crdPaths []string) error {
 	}
 	// Without a grace period, kube-apiserver leaves open watches (such as
 	// those of kube-controller-manager or an operator) to its HTTP server's
-	// shutdown timeout, the 60 s request timeout, so every stop would wait
-	// that long. With one, it tells the watches to end and exits at once.
+	// shutdown timeout, which is the 60 s request timeout, so every stop
+	// would wait that long. With one, it ends the watches and exits within
+	// seconds.
 	c.env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "5s")
 	cfg, err := c.env.Start()
 	if err != nil {
@@ -364,7 +365,7 @@ func (c *ControlPlane) RestartAPIServer() error {
 	if err := apiServer.Stop(); err != nil {
 		return fmt.Errorf("stopping kube-apiserver: %w", err)
 	}
-	// Start waits until /healthz answers 200.
+	// Start waits until /healthz returns 200.
 	if err := apiServer.Start(); err != nil {
 		return fmt.Errorf("starting kube-apiserver again (log in %s): %w", c.WorkDir, err)
 	}

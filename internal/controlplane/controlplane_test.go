@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -43,7 +43,8 @@ func TestControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	// Runs after the explicit Stop below too; Stop is idempotent.
+	// Runs after the explicit Stop below too, which is safe because Stop is
+	// idempotent.
 	t.Cleanup(func() {
 		if t.Failed() {
 			logTails(t, workDir)
