@@ -4,9 +4,11 @@ import (
 	"crypto/x509"
 	"net"
 	"testing"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
@@ -109,7 +111,7 @@ func TestCSRMatchesSpec(t *testing.T) {
 
 	cases := []struct {
 		name string
-		// mutate changes the CSR object; request is the parsed CSR it carries.
+		// mutate changes the CSR object, and request returns the parsed request it carries.
 		mutate  func(*certificatesv1.CertificateSigningRequest)
 		request func(t *testing.T) *x509.CertificateRequest
 		want    bool
@@ -220,6 +222,44 @@ func TestCSRMatchesSpec(t *testing.T) {
 
 			if got := csrMatchesSpec(csr, request, desired); got != tc.want {
 				t.Errorf("csrMatchesSpec() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSignerDeadline(t *testing.T) {
+	created := unitNow.Add(-time.Hour)
+	approvedAt := unitNow.Add(-10 * time.Minute)
+	cases := []struct {
+		name       string
+		conditions []certificatesv1.CertificateSigningRequestCondition
+		want       time.Time
+	}{
+		{name: "counts from creation before approval", want: created.Add(15 * time.Minute)},
+		{
+			name: "counts from the approval time",
+			conditions: []certificatesv1.CertificateSigningRequestCondition{
+				{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, LastUpdateTime: metav1.NewTime(approvedAt)},
+			},
+			want: approvedAt.Add(15 * time.Minute),
+		},
+		{
+			name: "counts from creation when the approval has no time",
+			conditions: []certificatesv1.CertificateSigningRequestCondition{
+				{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue},
+			},
+			want: created.Add(15 * time.Minute),
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &DNSCertificateReconciler{SignerTimeout: 15 * time.Minute}
+			csr := &certificatesv1.CertificateSigningRequest{}
+			csr.CreationTimestamp = metav1.NewTime(created)
+			csr.Status.Conditions = tc.conditions
+
+			if got := r.signerDeadline(csr); !got.Equal(tc.want) {
+				t.Errorf("signerDeadline() = %s, want %s", got, tc.want)
 			}
 		})
 	}

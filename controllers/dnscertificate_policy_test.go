@@ -11,6 +11,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
 	"github.com/dnscert/dnscert-operator/internal/pki"
@@ -31,7 +32,7 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 	return f
 }
 
-// use makes an issuance the one under test: its desired certificate, its Secret and its CA as the roots.
+// use puts an issuance under test, with its desired certificate, its Secret, and its CA as the roots.
 func (f *policyFixture) use(issuance *unitIssuance) {
 	f.issuance = issuance
 	f.in = secretInput{
@@ -114,6 +115,21 @@ func TestEvaluateSecret(t *testing.T) {
 			setup:       func(_ *testing.T, f *policyFixture) { f.in.secret = nil },
 			wantReason:  certsv1alpha1.ReasonSecretMissing,
 			wantMessage: "Secret does not exist",
+		},
+		{
+			name:        "reports SecretInvalid when the Secret type is Opaque",
+			setup:       func(_ *testing.T, f *policyFixture) { f.in.secret.Type = corev1.SecretTypeOpaque },
+			wantReason:  certsv1alpha1.ReasonSecretInvalid,
+			wantMessage: `Secret type is "Opaque", not "kubernetes.io/tls"`,
+		},
+		{
+			name: "reports SecretInvalid for the type before missing keys",
+			setup: func(_ *testing.T, f *policyFixture) {
+				f.in.secret.Type = corev1.SecretTypeOpaque
+				delete(f.in.secret.Data, keyTLSCert)
+			},
+			wantReason:  certsv1alpha1.ReasonSecretInvalid,
+			wantMessage: "Secret type is",
 		},
 		{
 			name: "reports SecretInvalid when tls.crt and cert-chain.pem differ",

@@ -16,7 +16,8 @@ import (
 	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
 )
 
-// newSecretReconciler returns a reconciler whose client only serves Scheme(); the tests make no API calls.
+// newSecretReconciler returns a reconciler whose fake client serves only Scheme(), because the
+// tests make no API calls.
 func newSecretReconciler() *DNSCertificateReconciler {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))

@@ -144,7 +144,7 @@ func TestDesiredFromSpec(t *testing.T) {
 	}
 }
 
-func TestDesiredFromSpecUsesOperatorDefaultSigner(t *testing.T) {
+func TestDesiredFromSpecDefaultSigner(t *testing.T) {
 	got := desiredFromSpec(unitSpec(), "example.com/platform")
 	if got.signerName != "example.com/platform" {
 		t.Errorf("signerName = %q, want the operator default %q", got.signerName, "example.com/platform")
@@ -160,7 +160,7 @@ func TestExpirationSeconds(t *testing.T) {
 		{name: "converts the default of 2160 hours", duration: defaultDuration, want: 7776000},
 		{name: "converts the API minimum of ten minutes", duration: 10 * time.Minute, want: 600},
 		{name: "drops fractions of a second", duration: time.Hour + 500*time.Millisecond, want: 3600},
-		// The API accepts any duration of at least 10m, but expirationSeconds is an int32.
+		// Admission caps spec.duration at 87600h, but the int32 must not wrap for any duration.
 		{name: "saturates a duration beyond the int32 range", duration: 1_000_000 * time.Hour, want: math.MaxInt32},
 	}
 	for _, tc := range cases {

@@ -279,7 +279,31 @@ func TestComputeStatusConditions(t *testing.T) {
 	}
 }
 
-func TestComputeStatusMessagesCarryTheCause(t *testing.T) {
+func TestComputeStatusBackoffFailureReasons(t *testing.T) {
+	reasons := []string{
+		certsv1alpha1.ReasonDenied, certsv1alpha1.ReasonFailed, certsv1alpha1.ReasonInvalidCertificate, certsv1alpha1.ReasonSignerTimeout,
+	}
+	for _, reason := range reasons {
+		t.Run(reason, func(t *testing.T) {
+			f := newStatusFixture(t)
+			f.certificate.Status.Conditions = []metav1.Condition{
+				{Type: certsv1alpha1.ConditionSigned, Status: metav1.ConditionFalse, Reason: reason, Message: "The last attempt failed"},
+			}
+			f.obs.secret = nil
+
+			status := f.compute(&actResult{problem: secretMissingViolation, pending: backoffViolation})
+
+			for _, conditionType := range []string{certsv1alpha1.ConditionReady, certsv1alpha1.ConditionSigned} {
+				condition := meta.FindStatusCondition(status.Conditions, conditionType)
+				if condition.Reason != reason || condition.Message != "The last attempt failed" {
+					t.Errorf("%s = %s (%q), want %s with the failure's message", conditionType, condition.Reason, condition.Message, reason)
+				}
+			}
+		})
+	}
+}
+
+func TestComputeStatusMessages(t *testing.T) {
 	f := newStatusFixture(t)
 	f.obs.secret = nil
 	status := f.compute(&actResult{problem: secretMissingViolation, failure: deniedViolation})
@@ -394,7 +418,7 @@ func TestComputeStatusTransitionTime(t *testing.T) {
 	}
 }
 
-func TestComputeStatusKeepsTransitionTimeWhenOnlyReasonChanges(t *testing.T) {
+func TestComputeStatusReasonOnlyChange(t *testing.T) {
 	f := newStatusFixture(t)
 	earlier := metav1.NewTime(unitNow.Add(-time.Hour))
 	f.certificate.Status.Conditions = []metav1.Condition{
@@ -414,7 +438,7 @@ func TestComputeStatusKeepsTransitionTimeWhenOnlyReasonChanges(t *testing.T) {
 }
 
 // Conditions that flip are stamped with the reconciler's clock, like every other time in the status.
-func TestComputeStatusStampsTransitionsWithClock(t *testing.T) {
+func TestComputeStatusTransitionClock(t *testing.T) {
 	f := newStatusFixture(t)
 	clockNow := unitNow.Add(365 * 24 * time.Hour)
 	f.reconciler.Clock = clocktesting.NewFakePassiveClock(clockNow)

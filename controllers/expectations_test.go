@@ -21,7 +21,7 @@ func TestExpectationsSatisfied(t *testing.T) {
 		name string
 		// written is the resourceVersion expected for webSecretRef, or nil for no expectation.
 		written *string
-		// cached are the resourceVersions the cache shows, in order, with the wanted answers.
+		// cached lists the resourceVersion the cache shows on each call, and want the expected result of that call.
 		cached []string
 		want   []bool
 	}{
@@ -50,7 +50,7 @@ func TestExpectationsSatisfied(t *testing.T) {
 	}
 }
 
-func TestExpectationsKeepOwnersAndObjectsApart(t *testing.T) {
+func TestExpectationsSeparateObjects(t *testing.T) {
 	e := newExpectations()
 	e.expect(webCertificateKey, webSecretRef, "7")
 

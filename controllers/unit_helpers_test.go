@@ -175,7 +175,7 @@ func encodeUnitKey(t testing.TB, key *pki.PrivateKey, encoding certsv1alpha1.Pri
 	return data
 }
 
-// unitSpec returns the spec of the default test DNSCertificate; mutate adjusts it.
+// unitSpec returns the spec of the default test DNSCertificate, changed by each mutate function in order.
 func unitSpec(mutate ...func(*certsv1alpha1.DNSCertificateSpec)) certsv1alpha1.DNSCertificateSpec {
 	spec := certsv1alpha1.DNSCertificateSpec{SecretName: "web-tls", DNSNames: append([]string(nil), unitDNSNames...)}
 	for _, m := range mutate {

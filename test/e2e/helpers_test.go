@@ -28,8 +28,8 @@ import (
 )
 
 const (
-	e2eTimeout   = 60 * time.Second
-	e2ePolling   = 100 * time.Millisecond
+	e2eTimeout = 60 * time.Second
+	e2ePolling = 100 * time.Millisecond
 	// testSignerDomain is the domain of the test signers the operator may approve for.
 	testSignerDomain = "test.dnscert.io"
 )
