@@ -11,8 +11,11 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GINKGO_VERSION ?= v2.34.0
 
 # The control plane binaries (etcd, kube-apiserver, kube-controller-manager,
-# kubectl), built once by hack/install-control-plane.sh.
-CONTROL_PLANE_DIR = $(shell hack/install-control-plane.sh)
+# kubectl) are built once by hack/install-control-plane.sh, which prints their
+# directory. Recipes assign it to a shell variable first, so a failed build
+# stops the recipe instead of leaving KUBEBUILDER_ASSETS empty, which would
+# make the envtest and end-to-end suites skip.
+ASSETS = assets="$$(hack/install-control-plane.sh)"
 
 .PHONY: all
 all: build
@@ -62,17 +65,17 @@ control-plane: ## Build the local control plane into the cache (about 10 minutes
 
 .PHONY: test
 test: verify-fmt vet verify-generated build ## Run unit, controller (envtest) and end-to-end tests.
-	KUBEBUILDER_ASSETS="$(CONTROL_PLANE_DIR)" go test ./... -count=1 -timeout 40m
+	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" DNSCERT_REQUIRE_CONTROL_PLANE=1 go test ./... -count=1 -timeout 40m
 
 .PHONY: test-e2e
 test-e2e: build ## Run only the end-to-end tests against the real binary.
-	KUBEBUILDER_ASSETS="$(CONTROL_PLANE_DIR)" go test ./test/e2e/... -count=1 -v -timeout 30m
+	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" DNSCERT_REQUIRE_CONTROL_PLANE=1 go test ./test/e2e/... -count=1 -v -timeout 30m
 
 ##@ Demo
 
 .PHONY: demo
 demo: build manifests ## Run the operator on a local control plane with the example certificates (KEEP=1 leaves it running).
-	KUBEBUILDER_ASSETS="$(CONTROL_PLANE_DIR)" KEEP="$(KEEP)" hack/demo.sh
+	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" KEEP="$(KEEP)" hack/demo.sh
 
 ##@ Tools
 

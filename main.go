@@ -47,6 +47,9 @@ type options struct {
 	maxConcurrentRecons    int
 	localSignerMaxDuration time.Duration
 	syncPeriod             time.Duration
+	kubeAPIQPS             float64
+	kubeAPIBurst           int
+	pprofAddress           string
 }
 
 func main() {
@@ -65,6 +68,9 @@ func main() {
 	flag.IntVar(&opts.maxConcurrentRecons, "max-concurrent-reconciles", 4, "Number of DNSCertificates reconciled in parallel.")
 	flag.DurationVar(&opts.localSignerMaxDuration, "local-signer-max-duration", 8760*time.Hour, "Longest certificate lifetime the local signer issues.")
 	flag.DurationVar(&opts.syncPeriod, "sync-period", 10*time.Hour, "How often every DNSCertificate is checked again even without a change.")
+	flag.Float64Var(&opts.kubeAPIQPS, "kube-api-qps", 50, "Requests per second the operator may send to the API server, on average.")
+	flag.IntVar(&opts.kubeAPIBurst, "kube-api-burst", 100, "Requests the operator may send to the API server in a burst above --kube-api-qps.")
+	flag.StringVar(&opts.pprofAddress, "pprof-bind-address", "", "Address of the net/http/pprof endpoint, such as 127.0.0.1:6060; empty disables it.")
 	zapOptions := zap.Options{}
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -96,6 +102,8 @@ func run(ctx context.Context, opts options) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	config.QPS = float32(opts.kubeAPIQPS)
+	config.Burst = opts.kubeAPIBurst
 
 	username, err := ownUsername(ctx, config)
 	if err != nil {

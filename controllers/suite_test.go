@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -52,9 +51,7 @@ var (
 )
 
 func TestControllers(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS is not set; run through `make test`, which builds the control plane")
-	}
+	controlplane.SkipWithoutBinaries(t)
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Controller Suite")
 }

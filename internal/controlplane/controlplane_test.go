@@ -29,9 +29,7 @@ const pollTimeout = 90 * time.Second
 const kubernetesVersion = "v1.37.2"
 
 func TestControlPlane(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS is not set; run: KUBEBUILDER_ASSETS=\"$(hack/install-control-plane.sh)\" go test ./internal/controlplane/...")
-	}
+	SkipWithoutBinaries(t)
 	ctx := t.Context()
 
 	workDir := t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"github.com/dnscert/dnscert-operator/internal/controlplane"
 	"net"
 	"os"
 	"strings"
@@ -90,7 +91,7 @@ func runTests(m *testing.M) int {
 func requireAPIServer(t *testing.T) {
 	t.Helper()
 	if testConfig == nil {
-		t.Skip("KUBEBUILDER_ASSETS is unset; run with KUBEBUILDER_ASSETS=\"$(hack/install-control-plane.sh)\"")
+		controlplane.SkipWithoutBinaries(t)
 	}
 }
 

@@ -36,9 +36,7 @@ var (
 )
 
 func TestE2E(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS is not set; run through `make test`, which builds the control plane")
-	}
+	controlplane.SkipWithoutBinaries(t)
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatal("openssl is not installed; the end-to-end tests check certificates with it (Debian package openssl)")
 	}
