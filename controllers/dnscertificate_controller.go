@@ -76,6 +76,7 @@ func (r *DNSCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 	if certificate == nil {
+		deleteCertificateMetrics(req.NamespacedName)
 		return ctrl.Result{}, r.sweepCSRs(ctx, req.NamespacedName)
 	}
 	if certificate.DeletionTimestamp != nil {
@@ -103,6 +104,7 @@ func (r *DNSCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 	r.recordEvents(certificate, result)
+	recordCertificateMetrics(certificate, status)
 	return ctrl.Result{RequeueAfter: requeueDelay(r.Clock.Now(), result.requeueAt)}, nil
 }
 
@@ -209,6 +211,9 @@ func (r *DNSCertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MaxConcurrentReconciles = 4
 	}
 	r.expectations = newExpectations()
+	outstandingReader.Lock()
+	outstandingReader.reader = r.Client
+	outstandingReader.Unlock()
 	r.roots = &rootResolver{reader: r.Client, liveReader: r.APIReader, trustBundlesServed: r.TrustBundlesServed,
 		configuredRoots: r.ConfiguredRoots}
 

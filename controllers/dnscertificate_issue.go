@@ -207,6 +207,7 @@ func (r *DNSCertificateReconciler) recordFailure(ctx context.Context, obs *obser
 	status.LastFailureTime = &metav1.Time{Time: now}
 	result.failure = failure
 	result.requeueAt = nextAttempt(status)
+	issuanceTotal.WithLabelValues(issuanceResult(failure.reason)).Inc()
 	logf.FromContext(ctx).Info("Issuance failed", "reason", failure.reason, "message", failure.message,
 		"failedAttempts", status.FailedIssuanceAttempts, "retryAt", result.requeueAt)
 	return nil
@@ -234,6 +235,7 @@ func (r *DNSCertificateReconciler) store(ctx context.Context, obs *observation, 
 			fmt.Sprintf("Signer %s returned a certificate that failed verification for CertificateSigningRequest %s: %v", obs.desired.signerName, obs.csr.Name, err)})
 	}
 
+	requested := obs.csr.CreationTimestamp.Time
 	if err := r.writeSecret(ctx, obs, r.contentOf(issued, roots)); err != nil {
 		return err
 	}
@@ -241,6 +243,8 @@ func (r *DNSCertificateReconciler) store(ctx context.Context, obs *observation, 
 		return err
 	}
 
+	issuanceTotal.WithLabelValues(issuanceSucceeded).Inc()
+	issuanceDuration.Observe(max(now.Sub(requested), 0).Seconds())
 	status.Revision++
 	status.FailedIssuanceAttempts = 0
 	status.LastFailureTime = nil

@@ -69,6 +69,9 @@ var _ = BeforeSuite(func() {
 	operatorKubeconfig, _, err = cluster.AddUser(operatorUser, []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace})
 	Expect(err).NotTo(HaveOccurred())
 
+	// The test signers' domain; signers elsewhere stay forbidden, as the ApprovalForbidden test needs.
+	grantApproval("e2e-test-signers", testSignerDomain+"/*")
+
 	operator = startOperator()
 })
 
@@ -92,11 +95,13 @@ type operatorProcess struct {
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
+	// metricsURL is the manager's Prometheus endpoint.
+	metricsURL string
 }
 
 // startOperator starts bin/manager against the local control plane and waits for its readiness probe.
 func startOperator(extraArgs ...string) *operatorProcess {
-	probePort := freePort()
+	probePort, metricsPort := freePort(), freePort()
 	logPath := filepath.Join(cluster.WorkDir, fmt.Sprintf("manager-%d.log", time.Now().UnixNano()))
 	logFile, err := os.Create(logPath)
 	Expect(err).NotTo(HaveOccurred())
@@ -104,7 +109,7 @@ func startOperator(extraArgs ...string) *operatorProcess {
 	args := append([]string{
 		"--kubeconfig", operatorKubeconfig,
 		"--operator-namespace", operatorNamespace,
-		"--metrics-bind-address", "0",
+		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort),
 		"--zap-log-level", "debug",
 	}, extraArgs...)
@@ -114,7 +119,8 @@ func startOperator(extraArgs ...string) *operatorProcess {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	Expect(cmd.Start()).To(Succeed())
 
-	process := &operatorProcess{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	process := &operatorProcess{cmd: cmd, logPath: logPath, done: make(chan struct{}),
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 	go func() {
 		_ = cmd.Wait()
 		_ = logFile.Close()

@@ -69,7 +69,6 @@ var _ = Describe("Lifecycle", Ordered, func() {
 
 	BeforeAll(func() {
 		c = adminClient()
-		grantApproval("e2e-test-signers", testSignerDomain+"/*")
 	})
 
 	It("repairs a damaged Secret and never writes an inconsistent one", func() {
