@@ -191,6 +191,9 @@ func (r *DNSCertificateReconciler) sweepCSRs(ctx context.Context, key types.Name
 	}
 	for i := range list.Items {
 		csr := &list.Items[i]
+		if !r.requestedByOperator(csr) {
+			continue
+		}
 		if err := r.Delete(ctx, csr, client.Preconditions{UID: &csr.UID}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("deleting CertificateSigningRequest %s of deleted DNSCertificate %s: %w", csr.Name, key, err)
 		}

@@ -188,7 +188,11 @@ func (r *DNSCertificateReconciler) observeCSRs(ctx context.Context, obs *observa
 	byName := map[string]*certificatesv1.CertificateSigningRequest{}
 	for i := range list.Items {
 		csr := &list.Items[i]
-		byName[csr.Name] = csr
+		// Labels can be copied by anyone: a CSR another user requested is never ours to
+		// approve or delete, whatever labels it carries.
+		if r.requestedByOperator(csr) {
+			byName[csr.Name] = csr
+		}
 	}
 	// A CSR created or deleted by an earlier reconcile may not have reached the cache yet.
 	for _, name := range r.expectations.pending(owner, kindCSR) {
@@ -208,7 +212,7 @@ func (r *DNSCertificateReconciler) observeCSRs(ctx context.Context, obs *observa
 			r.expectations.forgetObject(owner, ref)
 		case err != nil:
 			return fmt.Errorf("reading CertificateSigningRequest %s: %w", name, err)
-		default:
+		case r.requestedByOperator(live):
 			byName[name] = live
 		}
 	}

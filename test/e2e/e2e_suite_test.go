@@ -85,6 +85,10 @@ var _ = AfterSuite(func() {
 	if operator != nil {
 		operator.stop()
 	}
+	if cluster != nil && !CurrentSpecReport().Failed() {
+		By("searching the logs and events for key material")
+		expectNoKeyMaterialLeaked()
+	}
 	if cluster != nil {
 		Expect(cluster.Stop()).To(Succeed())
 	}

@@ -66,7 +66,9 @@ var _ = Describe("Metrics", func() {
 		before := metricValue(scrapeMetrics(), `dnscert_certificate_signing_requests_outstanding`)
 		kubectlApply(certificateManifest(namespace, "web", "web-tls", signer.Name, "web.example"))
 		waitForReason(c, namespace, "web", "Pending", "True", "WaitingForSigner")
-		Eventually(func() float64 { return metricValue(scrapeMetrics(), `dnscert_certificate_signing_requests_outstanding`) }).
+		Eventually(func() float64 {
+			return metricValue(scrapeMetrics(), `dnscert_certificate_signing_requests_outstanding`)
+		}).
 			WithTimeout(10 * time.Second).WithPolling(e2ePolling).Should(Equal(before + 1))
 		Eventually(func() float64 {
 			return metricValue(scrapeMetrics(), `dnscert_certificate_ready_status\{condition="False",name="web",namespace="`+namespace+`"\}`)
