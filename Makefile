@@ -71,6 +71,38 @@ test: verify-fmt vet verify-generated build ## Run unit, controller (envtest) an
 test-e2e: build ## Run only the end-to-end tests against the real binary.
 	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" DNSCERT_REQUIRE_CONTROL_PLANE=1 go test ./test/e2e/... -count=1 -v -timeout 30m
 
+##@ Bundle
+
+# Version of the OLM bundle; the manager image in config/manager must have the tag v$(BUNDLE_VERSION).
+BUNDLE_VERSION ?= 0.1.0
+
+.PHONY: bundle
+bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/ with kubectl kustomize.
+	$(ASSETS); go run ./hack/bundle --kubectl "$$assets/kubectl" --version "$(BUNDLE_VERSION)"
+
+.PHONY: api-docs
+api-docs: manifests ## Generate docs/api-reference.md from the CRD's OpenAPI schema.
+	go run ./hack/apidocs
+
+##@ Fuzzing
+
+FUZZTIME ?= 30s
+# Package and name of every fuzz target. `make test` runs their seed corpora.
+FUZZ_TARGETS = \
+	./controllers:FuzzEvaluateSecret \
+	./internal/pki:FuzzParseCertificatesPEM \
+	./internal/pki:FuzzParsePrivateKeyPEM \
+	./internal/pki:FuzzParseCSRPEM \
+	./internal/pki:FuzzValidateDNSName
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).
+	for target in $(FUZZ_TARGETS); do \
+		package="$${target%%:*}"; name="$${target##*:}"; \
+		echo "fuzzing $$name in $$package for $(FUZZTIME)"; \
+		go test "$$package" -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME); \
+	done
+
 ##@ Demo
 
 .PHONY: demo
