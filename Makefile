@@ -39,10 +39,10 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail when generated files differ from the committed ones.
-	@if ! git diff --quiet -- config api; then \
-		git --no-pager diff --stat -- config api; \
-		echo "generated files are out of date: run 'make manifests generate' and commit the result" >&2; \
+verify-generated: manifests generate bundle api-docs ## Fail when generated files differ from the committed ones.
+	@if ! git diff --quiet -- config api bundle bundle.Dockerfile docs/api-reference.md; then \
+		git --no-pager diff --stat -- config api bundle bundle.Dockerfile docs/api-reference.md; \
+		echo "generated files are out of date: run 'make manifests generate bundle api-docs' and commit the result" >&2; \
 		exit 1; \
 	fi
 
