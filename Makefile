@@ -67,6 +67,11 @@ control-plane: ## Build the local control plane into the cache (about 10 minutes
 test: verify-fmt vet verify-generated build ## Run unit, controller (envtest) and end-to-end tests.
 	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" DNSCERT_REQUIRE_CONTROL_PLANE=1 go test ./... -count=1 -timeout 40m
 
+.PHONY: test-faults
+test-faults: build ## Run the end-to-end fault tests: SIGKILLs, API server restart, leader failover, signer stall.
+	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" DNSCERT_REQUIRE_CONTROL_PLANE=1 DNSCERT_FAULTS=1 \
+		go test ./test/e2e/... -count=1 -v -timeout 30m -args -ginkgo.label-filter=faults
+
 .PHONY: test-e2e
 test-e2e: build ## Run only the end-to-end tests against the real binary.
 	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" DNSCERT_REQUIRE_CONTROL_PLANE=1 go test ./test/e2e/... -count=1 -v -timeout 30m
@@ -102,6 +107,15 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).
 		echo "fuzzing $$name in $$package for $(FUZZTIME)"; \
 		go test "$$package" -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME); \
 	done
+
+##@ Benchmarks
+
+# BENCH_FLAGS passes flags to the bench, such as BENCH_FLAGS="-n 200 -scenarios burst".
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: build ## Benchmark bin/manager on a local control plane and print Markdown tables (takes minutes; see docs/benchmarks.md).
+	$(ASSETS); KUBEBUILDER_ASSETS="$$assets" go run ./test/bench $(BENCH_FLAGS)
 
 ##@ Demo
 
