@@ -81,6 +81,11 @@ var _ = Describe("Istio DNS certificate flow", Ordered, func() {
 			expectSANs(text, "DNS:example1.istio-system.svc, DNS:example1.istio-system")
 		}).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
 		verifySecret("dns.example1-service-account")
+
+		By("telling the story in kubectl describe")
+		Eventually(func() string { return kubectl("describe", "dnscertificate", "example1", "-n", "istio-system") }).
+			WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(And(
+			ContainSubstring("Issued"), ContainSubstring("because: Secret does not exist"), ContainSubstring("Ready")))
 	})
 
 	It("lists DNSCertificates with the design's columns", func() {

@@ -227,6 +227,14 @@ var _ = Describe("Lifecycle", Ordered, func() {
 		kubectlApply(certificateManifest(namespace, "web", "web-tls", signer.Name, "web.example"))
 		waitForReason(c, namespace, "web", certsv1alpha1.ConditionPending, metav1.ConditionTrue, certsv1alpha1.ReasonWaitingForSigner)
 
+		By("keeping the pending key in an owned, labelled Secret")
+		keys := pendingKeySecrets(c, namespace)
+		Expect(keys).To(HaveLen(1))
+		Expect(keys[0].Labels).To(HaveKeyWithValue(certsv1alpha1.LabelDNSCertificate, "web"))
+		owner := metav1.GetControllerOf(&keys[0])
+		Expect(owner).NotTo(BeNil())
+		Expect(owner.UID).To(Equal(getCertificate(c, namespace, "web").UID))
+
 		restartOperator()
 		operator.kill()
 		operator = startOperator()
