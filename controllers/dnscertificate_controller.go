@@ -27,6 +27,9 @@ import (
 	"github.com/dnscert/dnscert-operator/internal/pki"
 )
 
+// pendingStatusDelay is how long a new CSR may be outstanding before its Pending status is written.
+const pendingStatusDelay = time.Second
+
 // DNSCertificateReconciler issues and renews the certificate of each DNSCertificate.
 type DNSCertificateReconciler struct {
 	client.Client
@@ -100,6 +103,12 @@ func (r *DNSCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	r.computeStatus(obs, status, result)
+	if result.requested && result.failure == nil {
+		// Most signers answer within moments, and the answer's watch event reconciles again.
+		// Writing Pending now would cost a status write per issuance that the next reconcile
+		// overwrites, so it is written only if the CSR is still outstanding after a short delay.
+		return ctrl.Result{RequeueAfter: pendingStatusDelay}, nil
+	}
 	if err := r.writeStatus(ctx, certificate, status); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -38,6 +38,9 @@ type actResult struct {
 	issued bool
 	// issuedBecause is the problem the new certificate fixed.
 	issuedBecause *violation
+	// requested is true when this reconcile created or approved the CSR, so an answer is
+	// likely to arrive within moments.
+	requested bool
 	// requeueAt is when to look again.
 	requeueAt time.Time
 }
@@ -107,6 +110,7 @@ func (r *DNSCertificateReconciler) issue(ctx context.Context, obs *observation, 
 		if obs.csr, err = r.createCSR(ctx, obs, key); err != nil {
 			return err
 		}
+		result.requested = true
 		log.V(1).Info("Created CertificateSigningRequest", "certificateSigningRequest", obs.csr.Name,
 			"signerName", obs.desired.signerName, "reason", result.problem.reason)
 	}
@@ -142,6 +146,7 @@ func (r *DNSCertificateReconciler) issue(ctx context.Context, obs *observation, 
 			return fmt.Errorf("approving CertificateSigningRequest %s: %w", obs.csr.Name, err)
 		}
 		log.V(1).Info("Approved CertificateSigningRequest", "certificateSigningRequest", obs.csr.Name)
+		result.requested = true
 	}
 
 	// Approved and waiting for the signer, until the signer timeout.
