@@ -193,7 +193,7 @@ func run(ctx context.Context, opts options) error {
 	return mgr.Start(ctx)
 }
 
-// ownUsername asks the API server who the operator is, so that it approves only the
+// ownUsername reads the operator's user name from the API server, so that it approves only the
 // CertificateSigningRequests this user requested.
 func ownUsername(ctx context.Context, config *rest.Config) (string, error) {
 	clientset, err := kubernetes.NewForConfig(config)

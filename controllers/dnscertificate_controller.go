@@ -104,7 +104,7 @@ func (r *DNSCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	r.computeStatus(obs, status, result)
 	if result.requested && result.failure == nil {
-		// Most signers answer within moments, and the answer's watch event reconciles again.
+		// Most signers sign within moments, and the watch event of the signed CSR reconciles again.
 		// Writing Pending now would cost a status write per issuance that the next reconcile
 		// overwrites, so it is written only if the CSR is still outstanding after a short delay.
 		return ctrl.Result{RequeueAfter: pendingStatusDelay}, nil

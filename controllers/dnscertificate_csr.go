@@ -71,7 +71,7 @@ func conditionText(condition certificatesv1.CertificateSigningRequestCondition) 
 	}
 }
 
-// csrMatchesSpec reports whether an outstanding CSR still requests what the spec asks for.
+// csrMatchesSpec reports whether an outstanding CSR still requests what the spec requires.
 func csrMatchesSpec(csr *certificatesv1.CertificateSigningRequest, request *x509.CertificateRequest, desired desiredCertificate) bool {
 	if csr.Spec.SignerName != desired.signerName {
 		return false

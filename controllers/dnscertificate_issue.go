@@ -24,13 +24,13 @@ const (
 	approvalRecheckDelay = 15 * time.Second
 )
 
-// actResult is what one reconcile did, for the status and the events.
+// actResult records the actions of one reconcile, for the status and the events.
 type actResult struct {
-	// problem is why the Secret does not hold a certificate for the spec, nil when it does.
+	// problem is the first failed check of the Secret, nil when it holds a certificate for the spec.
 	problem *violation
 	// current is the usable certificate in the Secret, after any write of this reconcile.
 	current *issuedCertificate
-	// pending is why the DNSCertificate waits, nil when it does not.
+	// pending is the reason the DNSCertificate waits, nil when it does not wait.
 	pending *violation
 	// failure is an issuance failure recorded by this reconcile.
 	failure *violation
@@ -38,8 +38,8 @@ type actResult struct {
 	issued bool
 	// issuedBecause is the problem the new certificate fixed.
 	issuedBecause *violation
-	// requested is true when this reconcile created or approved the CSR, so an answer is
-	// likely to arrive within moments.
+	// requested is true when this reconcile created or approved the CSR, so the signer's
+	// response is likely to arrive within moments.
 	requested bool
 	// requeueAt is when to look again.
 	requeueAt time.Time
