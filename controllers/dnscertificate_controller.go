@@ -4,6 +4,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -18,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -180,11 +183,37 @@ func (r *DNSCertificateReconciler) writeStatus(ctx context.Context, certificate 
 	updated := certificate.DeepCopy()
 	updated.Status = *status
 	patch := client.MergeFromWithOptions(certificate, client.MergeFromWithOptimisticLock{})
-	if err := r.Status().Patch(ctx, updated, patch); err != nil {
+	err := r.Status().Patch(ctx, updated, patch)
+	if apierrors.IsConflict(err) {
+		// Usually a label or annotation changed meanwhile. The status is this operator's alone,
+		// so when the live status is still the one this reconcile started from, the new one
+		// is written on top of the live object; otherwise the reconcile starts over.
+		updated, err = r.patchLiveStatus(ctx, certificate, status)
+	}
+	if err != nil {
 		return fmt.Errorf("writing status of DNSCertificate %s: %w", ownerKey(certificate), err)
 	}
 	r.expectations.expect(ownerKey(certificate), objectRef{kind: kindDNSCertificate, name: certificate.Name}, updated.ResourceVersion)
 	return nil
+}
+
+// patchLiveStatus writes the status onto the live object when its status is still base's.
+func (r *DNSCertificateReconciler) patchLiveStatus(ctx context.Context, base *certsv1alpha1.DNSCertificate,
+	status *certsv1alpha1.DNSCertificateStatus) (*certsv1alpha1.DNSCertificate, error) {
+	live := &certsv1alpha1.DNSCertificate{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(base), live); err != nil {
+		return nil, err
+	}
+	if live.UID != base.UID || !equality.Semantic.DeepEqual(&live.Status, &base.Status) {
+		return nil, apierrors.NewConflict(certsv1alpha1.GroupVersion.WithResource("dnscertificates").GroupResource(), base.Name,
+			errors.New("the status changed since it was read"))
+	}
+	updated := live.DeepCopy()
+	updated.Status = *status
+	if err := r.Status().Patch(ctx, updated, client.MergeFromWithOptions(live, client.MergeFromWithOptimisticLock{})); err != nil {
+		return nil, err
+	}
+	return updated, nil
 }
 
 // sweepCSRs deletes the CSRs of a DNSCertificate that no longer exists.
@@ -234,13 +263,74 @@ func (r *DNSCertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Status writes do not trigger a reconcile; spec, label and annotation changes do.
 		For(&certsv1alpha1.DNSCertificate{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&corev1.Secret{}).
+		// Owned Secrets map to their owner; a labelled Secret whose owner reference someone
+		// removed still maps to the DNSCertificate its label names, and a deleted Secret
+		// releases it to the DNSCertificates that name it.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.mapSecretToCertificates)).
+		// A deleted DNSCertificate releases its Secret to another that names it.
+		Watches(&certsv1alpha1.DNSCertificate{}, handler.EnqueueRequestsFromMapFunc(r.mapToCertificatesNamingSameSecret),
+			builder.WithPredicates(predicate.Funcs{
+				CreateFunc:  func(event.CreateEvent) bool { return false },
+				UpdateFunc:  func(event.UpdateEvent) bool { return false },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
 		Watches(&certificatesv1.CertificateSigningRequest{}, handler.EnqueueRequestsFromMapFunc(mapCSRToCertificate)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})
 	if r.TrustBundlesServed {
 		b = b.Watches(&certificatesv1.ClusterTrustBundle{}, handler.EnqueueRequestsFromMapFunc(r.mapTrustBundleToCertificates))
 	}
 	return b.Complete(r)
+}
+
+// mapSecretToCertificates finds the DNSCertificates of a Secret: its controller owner, the one its
+// label names, and those whose spec.secretName names it, which may be waiting for it to go.
+func (r *DNSCertificateReconciler) mapSecretToCertificates(ctx context.Context, object client.Object) []reconcile.Request {
+	var requests []reconcile.Request
+	seen := map[string]bool{}
+	add := func(name string) {
+		if name != "" && !seen[name] {
+			seen[name] = true
+			requests = append(requests, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: object.GetNamespace(), Name: name}})
+		}
+	}
+	if owner := metav1.GetControllerOfNoCopy(object); owner != nil && owner.Kind == "DNSCertificate" {
+		add(owner.Name)
+	}
+	add(object.GetLabels()[certsv1alpha1.LabelDNSCertificate])
+
+	var list certsv1alpha1.DNSCertificateList
+	if err := r.List(ctx, &list, client.InNamespace(object.GetNamespace())); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing DNSCertificates for a Secret change failed", "namespace", object.GetNamespace())
+		return requests
+	}
+	for i := range list.Items {
+		if list.Items[i].Spec.SecretName == object.GetName() {
+			add(list.Items[i].Name)
+		}
+	}
+	return requests
+}
+
+// mapToCertificatesNamingSameSecret finds the other DNSCertificates of a namespace that name the
+// same Secret as the given one.
+func (r *DNSCertificateReconciler) mapToCertificatesNamingSameSecret(ctx context.Context, object client.Object) []reconcile.Request {
+	deleted, ok := object.(*certsv1alpha1.DNSCertificate)
+	if !ok {
+		return nil
+	}
+	var list certsv1alpha1.DNSCertificateList
+	if err := r.List(ctx, &list, client.InNamespace(deleted.Namespace)); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing DNSCertificates after a deletion failed", "namespace", deleted.Namespace)
+		return nil
+	}
+	var requests []reconcile.Request
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID != deleted.UID && other.Spec.SecretName == deleted.Spec.SecretName {
+			requests = append(requests, reconcile.Request{NamespacedName: ownerKey(other)})
+		}
+	}
+	return requests
 }
 
 // mapCSRToCertificate finds the DNSCertificate of a CSR from its labels.

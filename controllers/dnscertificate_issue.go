@@ -17,8 +17,9 @@ import (
 
 const (
 	// conflictRecheckDelay is how often a DNSCertificate in conflict looks at its Secret again.
-	// The Secret is not ours, so no watch event reports its deletion.
-	conflictRecheckDelay = 5 * time.Minute
+	// An unlabelled Secret is not in the cache, so no watch event reports its deletion, and
+	// the recheck is one uncached read.
+	conflictRecheckDelay = 30 * time.Second
 	// approvalRecheckDelay is how often a forbidden approval is tried again. RBAC changes come
 	// with no event, and a rejected approval writes nothing, so a short delay costs little.
 	approvalRecheckDelay = 15 * time.Second
@@ -72,6 +73,9 @@ func (r *DNSCertificateReconciler) act(ctx context.Context, obs *observation, st
 			return nil, err
 		}
 		if err := r.writeSecret(ctx, obs, r.contentOf(current, obs.roots)); err != nil {
+			return nil, err
+		}
+		if err := r.deleteFormerSecrets(ctx, obs); err != nil {
 			return nil, err
 		}
 		result.requeueAt = renewalTime(current.leaf(), obs.desired.renewBefore)
@@ -212,6 +216,8 @@ func (r *DNSCertificateReconciler) recordFailure(ctx context.Context, obs *obser
 	status.LastFailureTime = &metav1.Time{Time: now}
 	result.failure = failure
 	result.requeueAt = nextAttempt(status)
+	result.pending = &violation{certsv1alpha1.ReasonBackoff,
+		fmt.Sprintf("Retrying at %s after %d failed attempts", result.requeueAt.UTC().Format(time.RFC3339), status.FailedIssuanceAttempts)}
 	issuanceTotal.WithLabelValues(issuanceResult(failure.reason)).Inc()
 	logf.FromContext(ctx).Info("Issuance failed", "reason", failure.reason, "message", failure.message,
 		"failedAttempts", status.FailedIssuanceAttempts, "retryAt", result.requeueAt)

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
 )
@@ -112,5 +113,31 @@ func (r *DNSCertificateReconciler) writeSecret(ctx context.Context, obs *observa
 	}
 	r.expectations.expect(ownerKey(obs.certificate), objectRef{kindSecret, secret.Name}, secret.ResourceVersion)
 	obs.secret = secret
+	return nil
+}
+
+// deleteFormerSecrets deletes the Secrets this DNSCertificate owns under an earlier
+// spec.secretName, once the current Secret holds a valid certificate.
+func (r *DNSCertificateReconciler) deleteFormerSecrets(ctx context.Context, obs *observation) error {
+	certificate := obs.certificate
+	var list corev1.SecretList
+	err := r.List(ctx, &list, client.InNamespace(certificate.Namespace),
+		client.MatchingLabels{certsv1alpha1.LabelDNSCertificate: certificate.Name})
+	if err != nil {
+		return fmt.Errorf("listing Secrets of DNSCertificate %s: %w", ownerKey(certificate), err)
+	}
+	for i := range list.Items {
+		secret := &list.Items[i]
+		owner := metav1.GetControllerOf(secret)
+		if owner == nil || owner.UID != certificate.UID || secret.Name == certificate.Spec.SecretName ||
+			secret.Labels[certsv1alpha1.LabelPendingKey] != "" {
+			continue
+		}
+		err := r.Delete(ctx, secret, client.Preconditions{UID: &secret.UID})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("deleting former Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+		}
+		logf.FromContext(ctx).Info("Deleted the Secret of an earlier spec.secretName", "secret", secret.Name)
+	}
 	return nil
 }

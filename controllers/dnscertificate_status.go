@@ -59,6 +59,11 @@ func (r *DNSCertificateReconciler) computeStatus(obs *observation, status *certs
 	}
 
 	valid := result.problem == nil || isRenewalOnly(result.problem)
+	if result.problem == nil {
+		// A valid certificate for the spec ends any earlier run of failures.
+		status.FailedIssuanceAttempts = 0
+		status.LastFailureTime = nil
+	}
 	conditions := []metav1.Condition{
 		readyCondition(valid, result, failure),
 		signedCondition(valid, result, failure),

@@ -55,6 +55,8 @@ type PrivateKey struct {
 }
 
 // SecretTemplate holds labels and annotations copied onto the Secret.
+// +kubebuilder:validation:XValidation:rule="!has(self.labels) || self.labels.all(k, !k.startsWith('certs.dnscert.io/'))",message="spec.secretTemplate.labels: keys under certs.dnscert.io/ are reserved for the operator",fieldPath=".labels"
+// +kubebuilder:validation:XValidation:rule="!has(self.annotations) || self.annotations.all(k, !k.startsWith('certs.dnscert.io/'))",message="spec.secretTemplate.annotations: keys under certs.dnscert.io/ are reserved for the operator",fieldPath=".annotations"
 type SecretTemplate struct {
 	// labels are copied onto the Secret.
 	// +optional
@@ -68,7 +70,7 @@ type SecretTemplate struct {
 }
 
 // DNSCertificateSpec is the certificate a workload needs: its DNS names, the signer and the Secret.
-// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || duration(self.renewBefore) < duration(has(self.duration) ? self.duration : '2160h')",message="spec.renewBefore must be less than spec.duration"
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || duration(self.renewBefore) < duration(has(self.duration) ? self.duration : '2160h')",message="spec.renewBefore must be less than spec.duration",fieldPath=".renewBefore"
 type DNSCertificateSpec struct {
 	// secretName is the Secret, in the DNSCertificate's namespace, that receives the private key,
 	// the certificate chain and the root bundle.

@@ -106,6 +106,12 @@ func (c *Controller) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("adding the CA loader of signer %s: %w", c.SignerName, err)
 	}
 
+	if c.PublishTrustBundle {
+		if err := c.setupTrustBundleKeeper(mgr); err != nil {
+			return fmt.Errorf("watching the ClusterTrustBundle of signer %s: %w", c.SignerName, err)
+		}
+	}
+
 	forSigner := predicate.NewTypedPredicateFuncs(func(csr *certificatesv1.CertificateSigningRequest) bool {
 		return csr.Spec.SignerName == c.SignerName
 	})

@@ -9,7 +9,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
 // TrustBundleName returns the name of the ClusterTrustBundle that publishes the CA of signerName.
@@ -23,9 +26,7 @@ func TrustBundleName(signerName string) string {
 // exactly the CA certificate. It does nothing where the API server does not serve
 // certificates.k8s.io/v1 ClusterTrustBundles (before Kubernetes 1.37), because clients then
 // get the CA from the ca.crt key of each certificate Secret.
-//
-// TODO: the bundle is written only when the operator becomes leader, so a bundle that someone
-// deletes or edits stays that way until the next start or leader change.
+// A watch on the bundle (trustBundleKeeper) writes it again when someone deletes or edits it.
 func (c *Controller) publishTrustBundle(ctx context.Context, ca *CA) error {
 	name := TrustBundleName(c.SignerName)
 	trustBundle := string(ca.CertificatePEM())
@@ -73,4 +74,29 @@ func (c *Controller) publishTrustBundle(ctx context.Context, ca *CA) error {
 	}
 	c.log.Info("Updated the CA in the ClusterTrustBundle", "clusterTrustBundle", name)
 	return nil
+}
+
+// trustBundleKeeper republishes the signer's ClusterTrustBundle when it is deleted or edited, so
+// clients and the DNSCertificate controller never see a root other than the signer's CA.
+type trustBundleKeeper struct {
+	controller *Controller
+}
+
+// Reconcile writes the bundle again once the CA is loaded; before that, loadCA publishes it.
+func (k *trustBundleKeeper) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	ca := k.controller.ca.Load()
+	if ca == nil {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, k.controller.publishTrustBundle(ctx, ca)
+}
+
+// setupTrustBundleKeeper watches the signer's ClusterTrustBundle.
+func (c *Controller) setupTrustBundleKeeper(mgr ctrl.Manager) error {
+	name := TrustBundleName(c.SignerName)
+	isOurBundle := predicate.NewPredicateFuncs(func(object client.Object) bool { return object.GetName() == name })
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName+"-trustbundle").
+		For(&certificatesv1.ClusterTrustBundle{}, builder.WithPredicates(isOurBundle)).
+		Complete(&trustBundleKeeper{controller: c})
 }
