@@ -239,11 +239,12 @@ var _ = Describe("DNSCertificate controller", func() {
 			mutate func(*certsv1alpha1.DNSCertificate)
 			field  string
 		}{
-			"an upper-case DNS name": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"Web.example"} }, "spec.dnsNames"},
-			"a trailing dot":         {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"web.example."} }, "spec.dnsNames"},
-			"an IP as a DNS name":    {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"10.0.0.1"} }, "spec.dnsNames"},
-			"no DNS names":           {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = nil }, "spec.dnsNames"},
-			"a bad IP address":       {func(c *certsv1alpha1.DNSCertificate) { c.Spec.IPAddresses = []string{"10.0.0.300"} }, "spec.ipAddresses"},
+			"an upper-case DNS name": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"web.example", "Web.example"} },
+				`spec.dnsNames[1]: Invalid value: "Web.example"`},
+			"a trailing dot":      {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"web.example."} }, "spec.dnsNames"},
+			"an IP as a DNS name": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"10.0.0.1"} }, "spec.dnsNames"},
+			"no DNS names":        {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = nil }, "spec.dnsNames"},
+			"a bad IP address":    {func(c *certsv1alpha1.DNSCertificate) { c.Spec.IPAddresses = []string{"10.0.0.300"} }, "spec.ipAddresses"},
 			"the legacy signer": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.SignerName = "kubernetes.io/legacy-unknown" },
 				"spec.signerName"},
 			"a duration under ten minutes": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.Duration = &metav1.Duration{Duration: 5 * time.Minute} },

@@ -54,7 +54,7 @@ var _ = Describe("Recovery", func() {
 			g.Expect(k8sClient.Get(testCtx, client.ObjectKeyFromObject(secret), recreated)).To(Succeed())
 			g.Expect(recreated.UID).NotTo(Equal(secret.UID))
 			g.Expect(metav1.GetControllerOf(recreated)).NotTo(BeNil())
-		}).WithTimeout(5 * time.Second).WithPolling(pollInterval).Should(Succeed(), "well before the periodic conflict recheck")
+		}).WithTimeout(5*time.Second).WithPolling(pollInterval).Should(Succeed(), "well before the periodic conflict recheck")
 		waitForReady(namespace, "web")
 	})
 

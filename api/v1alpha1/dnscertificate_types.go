@@ -87,6 +87,7 @@ type DNSCertificateSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=100
 	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$`
 	// +kubebuilder:validation:XValidation:rule="self.all(n, n.matches('^(\\\\*\\\\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$'))",message="spec.dnsNames: each name must be a lower-case RFC 1123 DNS name with an optional leading '*.' label and no trailing dot"
 	// +kubebuilder:validation:XValidation:rule="self.all(n, !isIP(n))",message="spec.dnsNames: IP addresses belong in spec.ipAddresses"
 	DNSNames []string `json:"dnsNames"`
