@@ -65,11 +65,11 @@ func main() {
 	flag.BoolVar(&opts.autoApprove, "auto-approve", true, "Approve the CertificateSigningRequests the operator creates itself.")
 	flag.StringVar(&opts.operatorNamespace, "operator-namespace", defaultOperatorNamespace(), "Namespace of the operator's own objects: the local signer's CA Secret and the leader election lease. Defaults to $POD_NAMESPACE, else dnscert-system.")
 	flag.DurationVar(&opts.signerTimeout, "signer-timeout", 15*time.Minute, "How long an approved CertificateSigningRequest may stay unsigned before it is replaced.")
-	flag.IntVar(&opts.maxConcurrentRecons, "max-concurrent-reconciles", 4, "Number of DNSCertificates reconciled in parallel.")
+	flag.IntVar(&opts.maxConcurrentRecons, "max-concurrent-reconciles", 8, "Number of DNSCertificates reconciled in parallel, and of CertificateSigningRequests the local signer signs in parallel.")
 	flag.DurationVar(&opts.localSignerMaxDuration, "local-signer-max-duration", 8760*time.Hour, "Longest certificate lifetime the local signer issues.")
 	flag.DurationVar(&opts.syncPeriod, "sync-period", 10*time.Hour, "How often every DNSCertificate is checked again even without a change.")
-	flag.Float64Var(&opts.kubeAPIQPS, "kube-api-qps", 50, "Requests per second the operator may send to the API server, on average.")
-	flag.IntVar(&opts.kubeAPIBurst, "kube-api-burst", 100, "Requests the operator may send to the API server in a burst above --kube-api-qps.")
+	flag.Float64Var(&opts.kubeAPIQPS, "kube-api-qps", 200, "Requests per second the operator may send to the API server, on average.")
+	flag.IntVar(&opts.kubeAPIBurst, "kube-api-burst", 400, "Requests the operator may send to the API server in a burst above --kube-api-qps.")
 	flag.StringVar(&opts.pprofAddress, "pprof-bind-address", "", "Address of the net/http/pprof endpoint, such as 127.0.0.1:6060; empty disables it.")
 	zapOptions := zap.Options{}
 	zapOptions.BindFlags(flag.CommandLine)
@@ -129,17 +129,22 @@ func run(ctx context.Context, opts options) error {
 		Scheme:                        newScheme(),
 		Metrics:                       metricsserver.Options{BindAddress: opts.metricsAddress},
 		HealthProbeBindAddress:        opts.probeAddress,
+		PprofBindAddress:              opts.pprofAddress,
 		LeaderElection:                opts.leaderElect,
 		LeaderElectionID:              "dnscert-operator.certs.dnscert.io",
 		LeaderElectionNamespace:       opts.operatorNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		Cache: cache.Options{SyncPeriod: &opts.syncPeriod, ByObject: map[client.Object]cache.ByObject{
-			// Only the Secrets the operator owns; unrelated Secrets never enter memory.
-			&corev1.Secret{}: {Label: ownedSecrets},
-			// Only the CertificateSigningRequests the operator creates; the local signer keeps
-			// its own cache of the requests for its signer name.
-			&certificatesv1.CertificateSigningRequest{}: {Label: ownCSRs},
-		}},
+		Cache: cache.Options{
+			SyncPeriod: &opts.syncPeriod,
+			// Managed fields are never read; dropping them saves memory and copying.
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				// Only the Secrets the operator owns; unrelated Secrets never enter memory.
+				&corev1.Secret{}: {Label: ownedSecrets},
+				// Only the CertificateSigningRequests the operator creates; the local signer keeps
+				// its own cache of the requests for its signer name.
+				&certificatesv1.CertificateSigningRequest{}: {Label: ownCSRs},
+			}},
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -160,13 +165,14 @@ func run(ctx context.Context, opts options) error {
 
 	if opts.enableLocalSigner {
 		localSigner := &signer.Controller{
-			Client:             mgr.GetClient(),
-			APIReader:          mgr.GetAPIReader(),
-			Clock:              clock.RealClock{},
-			SignerName:         signer.SignerName,
-			Namespace:          opts.operatorNamespace,
-			Policy:             signer.Policy{MaxDuration: opts.localSignerMaxDuration},
-			PublishTrustBundle: trustBundlesServed,
+			Client:                  mgr.GetClient(),
+			APIReader:               mgr.GetAPIReader(),
+			Clock:                   clock.RealClock{},
+			SignerName:              signer.SignerName,
+			Namespace:               opts.operatorNamespace,
+			Policy:                  signer.Policy{MaxDuration: opts.localSignerMaxDuration},
+			PublishTrustBundle:      trustBundlesServed,
+			MaxConcurrentReconciles: opts.maxConcurrentRecons,
 		}
 		if err := localSigner.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the local signer: %w", err)

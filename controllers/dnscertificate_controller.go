@@ -251,6 +251,9 @@ func (r *DNSCertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles <= 0 {
 		r.MaxConcurrentReconciles = 4
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &certsv1alpha1.DNSCertificate{}, secretNameField, indexSecretName); err != nil {
+		return fmt.Errorf("indexing DNSCertificates by %s: %w", secretNameField, err)
+	}
 	r.expectations = newExpectations()
 	outstandingReader.Lock()
 	outstandingReader.reader = r.Client
@@ -298,15 +301,13 @@ func (r *DNSCertificateReconciler) mapSecretToCertificates(ctx context.Context, 
 	}
 	add(object.GetLabels()[certsv1alpha1.LabelDNSCertificate])
 
-	var list certsv1alpha1.DNSCertificateList
-	if err := r.List(ctx, &list, client.InNamespace(object.GetNamespace())); err != nil {
-		logf.FromContext(ctx).Error(err, "Listing DNSCertificates for a Secret change failed", "namespace", object.GetNamespace())
+	list, err := r.certificatesNamingSecret(ctx, object.GetNamespace(), object.GetName())
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Listing DNSCertificates for a Secret change failed")
 		return requests
 	}
 	for i := range list.Items {
-		if list.Items[i].Spec.SecretName == object.GetName() {
-			add(list.Items[i].Name)
-		}
+		add(list.Items[i].Name)
 	}
 	return requests
 }
@@ -318,15 +319,15 @@ func (r *DNSCertificateReconciler) mapToCertificatesNamingSameSecret(ctx context
 	if !ok {
 		return nil
 	}
-	var list certsv1alpha1.DNSCertificateList
-	if err := r.List(ctx, &list, client.InNamespace(deleted.Namespace)); err != nil {
-		logf.FromContext(ctx).Error(err, "Listing DNSCertificates after a deletion failed", "namespace", deleted.Namespace)
+	list, err := r.certificatesNamingSecret(ctx, deleted.Namespace, deleted.Spec.SecretName)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Listing DNSCertificates after a deletion failed")
 		return nil
 	}
 	var requests []reconcile.Request
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID != deleted.UID && other.Spec.SecretName == deleted.Spec.SecretName {
+		if other.UID != deleted.UID {
 			requests = append(requests, reconcile.Request{NamespacedName: ownerKey(other)})
 		}
 	}

@@ -69,7 +69,7 @@ func (r *DNSCertificateReconciler) observe(ctx context.Context, certificate *cer
 func (r *DNSCertificateReconciler) observeSecret(ctx context.Context, obs *observation) error {
 	certificate := obs.certificate
 	key := types.NamespacedName{Namespace: certificate.Namespace, Name: certificate.Spec.SecretName}
-	secret, err := r.getSecret(ctx, ownerKey(certificate), key)
+	secret, err := r.getSecret(ctx, ownerKey(certificate), key, false)
 	if err != nil || secret == nil {
 		return err
 	}
@@ -92,13 +92,13 @@ func (r *DNSCertificateReconciler) observeConflictingCertificates(ctx context.Co
 	if obs.secret != nil || obs.conflict != "" {
 		return nil
 	}
-	var list certsv1alpha1.DNSCertificateList
-	if err := r.List(ctx, &list, client.InNamespace(obs.certificate.Namespace)); err != nil {
-		return fmt.Errorf("listing DNSCertificates in %s: %w", obs.certificate.Namespace, err)
+	list, err := r.certificatesNamingSecret(ctx, obs.certificate.Namespace, obs.certificate.Spec.SecretName)
+	if err != nil {
+		return err
 	}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == obs.certificate.UID || other.Spec.SecretName != obs.certificate.Spec.SecretName {
+		if other.UID == obs.certificate.UID {
 			continue
 		}
 		if other.DeletionTimestamp == nil && isOlder(other, obs.certificate) {
@@ -127,7 +127,7 @@ func hasStartedIssuing(certificate *certsv1alpha1.DNSCertificate) bool {
 
 func (r *DNSCertificateReconciler) observePendingKey(ctx context.Context, obs *observation) error {
 	key := types.NamespacedName{Namespace: obs.certificate.Namespace, Name: pendingKeySecretName(obs.certificate)}
-	secret, err := r.getSecret(ctx, ownerKey(obs.certificate), key)
+	secret, err := r.getSecret(ctx, ownerKey(obs.certificate), key, true)
 	if err != nil || secret == nil {
 		return err
 	}
@@ -139,13 +139,19 @@ func (r *DNSCertificateReconciler) observePendingKey(ctx context.Context, obs *o
 	return nil
 }
 
-// getSecret reads a Secret from the cache, and live when the cache misses or lags behind a write.
-func (r *DNSCertificateReconciler) getSecret(ctx context.Context, owner types.NamespacedName, key types.NamespacedName) (*corev1.Secret, error) {
+// getSecret reads a Secret from the cache, and live when the cache lags behind a write. A cache
+// miss is trusted only for a Secret that always carries the operator's label (labelled), because
+// the cache holds no other Secret; any other miss is confirmed with a live read.
+func (r *DNSCertificateReconciler) getSecret(ctx context.Context, owner types.NamespacedName, key types.NamespacedName,
+	labelled bool) (*corev1.Secret, error) {
 	ref := objectRef{kind: kindSecret, name: key.Name}
 	cached := &corev1.Secret{}
 	err := r.Get(ctx, key, cached)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
+	}
+	if err != nil && labelled && r.expectations.satisfied(owner, ref, "") {
+		return nil, nil
 	}
 	cachedVersion := ""
 	if err == nil {
@@ -249,4 +255,27 @@ func pendingKeySecretName(certificate *certsv1alpha1.DNSCertificate) string {
 		uid = uid[:8]
 	}
 	return fmt.Sprintf("%s-pending-key-%s", certificate.Name, uid)
+}
+
+// secretNameField indexes DNSCertificates by spec.secretName in the cache.
+const secretNameField = ".spec.secretName"
+
+// indexSecretName is the cache index function of secretNameField.
+func indexSecretName(object client.Object) []string {
+	certificate, ok := object.(*certsv1alpha1.DNSCertificate)
+	if !ok {
+		return nil
+	}
+	return []string{certificate.Spec.SecretName}
+}
+
+// certificatesNamingSecret lists, from the cache's index, the DNSCertificates of a namespace whose
+// spec.secretName is the given Secret. The items are shared with the cache: read them only.
+func (r *DNSCertificateReconciler) certificatesNamingSecret(ctx context.Context, namespace, secretName string) (*certsv1alpha1.DNSCertificateList, error) {
+	var list certsv1alpha1.DNSCertificateList
+	err := r.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{secretNameField: secretName}, client.UnsafeDisableDeepCopy)
+	if err != nil {
+		return nil, fmt.Errorf("listing DNSCertificates of Secret %s/%s: %w", namespace, secretName, err)
+	}
+	return &list, nil
 }

@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -65,6 +66,8 @@ type Controller struct {
 	Policy Policy
 	// PublishTrustBundle publishes the CA in a ClusterTrustBundle named TrustBundleName(SignerName).
 	PublishTrustBundle bool
+	// MaxConcurrentReconciles is the number of CertificateSigningRequests signed at once; 1 when zero.
+	MaxConcurrentReconciles int
 
 	// csrReader reads CertificateSigningRequests from a cache that holds only those for SignerName.
 	csrReader client.Reader
@@ -85,9 +88,10 @@ func (c *Controller) SetupWithManager(mgr ctrl.Manager) error {
 	// and this signer also signs requests made by others. Its own cache holds every request for
 	// its signer name and no other, selected by the API server.
 	csrCache, err := cache.New(mgr.GetConfig(), cache.Options{
-		HTTPClient: mgr.GetHTTPClient(),
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
+		HTTPClient:       mgr.GetHTTPClient(),
+		DefaultTransform: cache.TransformStripManagedFields(),
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
 		ByObject: map[client.Object]cache.ByObject{
 			&certificatesv1.CertificateSigningRequest{}: {
 				Field: fields.OneTermEqualSelector("spec.signerName", c.SignerName),
@@ -117,6 +121,7 @@ func (c *Controller) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(c.MaxConcurrentReconciles, 1)}).
 		WatchesRawSource(source.Kind(csrCache, &certificatesv1.CertificateSigningRequest{},
 			&handler.TypedEnqueueRequestForObject[*certificatesv1.CertificateSigningRequest]{}, forSigner)).
 		Complete(c)
