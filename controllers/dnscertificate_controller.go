@@ -101,6 +101,11 @@ func (r *DNSCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	status := workingStatus(certificate)
 	result, err := r.act(ctx, obs, status, current, problem)
+	if isNamespaceTerminating(err) {
+		// The namespace is being deleted with everything in it; nothing is left to issue for.
+		logf.FromContext(ctx).V(1).Info("Stopped issuing: the namespace is being deleted")
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -363,4 +368,10 @@ func (r *DNSCertificateReconciler) mapTrustBundleToCertificates(ctx context.Cont
 		}
 	}
 	return requests
+}
+
+// isNamespaceTerminating reports whether an API error says the namespace is being deleted.
+func isNamespaceTerminating(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status) && apierrors.HasStatusCause(status.(error), corev1.NamespaceTerminatingCause)
 }
