@@ -293,6 +293,29 @@ var _ = Describe("DNSCertificate controller without auto-approval", Ordered, fun
 		Expect(findCondition(denied, certsv1alpha1.ConditionSigned).Reason).To(Equal(certsv1alpha1.ReasonDenied))
 	})
 
+	It("leaves alone a Secret someone creates while a request is outstanding", func() {
+		namespace := createNamespace()
+		Expect(k8sClient.Create(testCtx, newCertificate(namespace, "web", "web-tls", "web.example.svc"))).To(Succeed())
+		waitForCondition(namespace, "web", certsv1alpha1.ConditionPending, metav1.ConditionTrue, certsv1alpha1.ReasonWaitingForApproval)
+
+		foreign := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "web-tls"},
+			Data:       map[string][]byte{"password": []byte("hunter2")},
+		}
+		Expect(k8sClient.Create(testCtx, foreign)).To(Succeed())
+		csr := csrsOf(namespace, "web")[0].DeepCopy()
+		csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "ApprovedByAdmin", Message: "looks fine",
+		})
+		_, err := clientset.CertificatesV1().CertificateSigningRequests().UpdateApproval(testCtx, csr.Name, csr, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		waitForCondition(namespace, "web", certsv1alpha1.ConditionReady, metav1.ConditionFalse, certsv1alpha1.ReasonSecretConflict)
+		Eventually(func() []certificatesv1.CertificateSigningRequest { return csrsOf(namespace, "web") }).
+			WithTimeout(eventuallyTimeout).WithPolling(pollInterval).Should(BeEmpty())
+		Expect(getSecret(namespace, "web-tls").ResourceVersion).To(Equal(foreign.ResourceVersion))
+	})
+
 	It("completes once someone approves", func() {
 		namespace := createNamespace()
 		Expect(k8sClient.Create(testCtx, newCertificate(namespace, "web", "web-tls", "web.example.svc"))).To(Succeed())

@@ -49,13 +49,13 @@ func (r *DNSCertificateReconciler) observe(ctx context.Context, certificate *cer
 		certificate: certificate,
 		desired:     desiredFromSpec(certificate.Spec, r.DefaultSignerName),
 	}
+	if err := r.observePendingKey(ctx, obs); err != nil {
+		return nil, err
+	}
 	if err := r.observeSecret(ctx, obs); err != nil {
 		return nil, err
 	}
 	if err := r.observeConflictingCertificates(ctx, obs); err != nil {
-		return nil, err
-	}
-	if err := r.observePendingKey(ctx, obs); err != nil {
 		return nil, err
 	}
 	if err := r.observeCSRs(ctx, obs); err != nil {
@@ -65,11 +65,13 @@ func (r *DNSCertificateReconciler) observe(ctx context.Context, certificate *cer
 }
 
 // observeSecret finds the target Secret. The cache holds only labelled Secrets, so a cache miss
-// is confirmed with a live read, which also finds a Secret someone else created.
+// is confirmed with a live read, which also finds a Secret someone else created. While a request
+// is outstanding, that check was made before the request started, and a Secret created since
+// makes the final create fail, which writeSecret turns into a live read on the next reconcile.
 func (r *DNSCertificateReconciler) observeSecret(ctx context.Context, obs *observation) error {
 	certificate := obs.certificate
 	key := types.NamespacedName{Namespace: certificate.Namespace, Name: certificate.Spec.SecretName}
-	secret, err := r.getSecret(ctx, ownerKey(certificate), key, false)
+	secret, err := r.getSecret(ctx, ownerKey(certificate), key, obs.pendingKey != nil)
 	if err != nil || secret == nil {
 		return err
 	}
@@ -140,17 +142,18 @@ func (r *DNSCertificateReconciler) observePendingKey(ctx context.Context, obs *o
 }
 
 // getSecret reads a Secret from the cache, and live when the cache lags behind a write. A cache
-// miss is trusted only for a Secret that always carries the operator's label (labelled), because
-// the cache holds no other Secret; any other miss is confirmed with a live read.
+// miss is trusted only when trustMiss is set, such as for a Secret that always carries the
+// operator's label, because the cache holds no other Secret; any other miss is confirmed with a
+// live read.
 func (r *DNSCertificateReconciler) getSecret(ctx context.Context, owner types.NamespacedName, key types.NamespacedName,
-	labelled bool) (*corev1.Secret, error) {
+	trustMiss bool) (*corev1.Secret, error) {
 	ref := objectRef{kind: kindSecret, name: key.Name}
 	cached := &corev1.Secret{}
 	err := r.Get(ctx, key, cached)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
 	}
-	if err != nil && labelled && r.expectations.satisfied(owner, ref, "") {
+	if err != nil && trustMiss && r.expectations.satisfied(owner, ref, "") {
 		return nil, nil
 	}
 	cachedVersion := ""

@@ -16,6 +16,10 @@ import (
 	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
 )
 
+// unknownResourceVersion is an expected resourceVersion that no object has, for an object
+// whose state is unknown and must be read live.
+const unknownResourceVersion = "unknown"
+
 // secretContent is the key material and metadata the operator writes into a Secret.
 type secretContent struct {
 	chainPEM []byte
@@ -107,6 +111,11 @@ func (r *DNSCertificateReconciler) writeSecret(ctx context.Context, obs *observa
 		err = r.replaceSecret(ctx, obs.secret, secret)
 	default:
 		err = r.Update(ctx, secret)
+	}
+	if apierrors.IsAlreadyExists(err) {
+		// Someone created the Secret since it was last read live: an expectation that no
+		// cached version satisfies makes the next reconcile read it live and see who owns it.
+		r.expectations.expect(ownerKey(obs.certificate), objectRef{kindSecret, secret.Name}, unknownResourceVersion)
 	}
 	if err != nil {
 		return fmt.Errorf("writing Secret %s/%s: %w", secret.Namespace, secret.Name, err)
