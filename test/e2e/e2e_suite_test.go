@@ -17,6 +17,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
 	"github.com/dnscert/dnscert-operator/internal/controlplane"
 )
 
@@ -45,6 +48,8 @@ func TestE2E(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
+	// The test signers run controller-runtime managers in this process.
+	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	var err error
 	repoRoot, err = filepath.Abs(filepath.Join("..", ".."))
 	Expect(err).NotTo(HaveOccurred())
