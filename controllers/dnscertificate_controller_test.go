@@ -3,6 +3,7 @@ package controllers
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	certsv1alpha1 "github.com/dnscert/dnscert-operator/api/v1alpha1"
@@ -257,7 +259,35 @@ var _ = Describe("DNSCertificate controller", func() {
 				c.Spec.PrivateKey = certsv1alpha1.PrivateKey{Encoding: certsv1alpha1.PKCS1KeyEncoding}
 			}, "spec.privateKey.encoding"},
 			"an upper-case Secret name": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.SecretName = "Web" }, "spec.secretName"},
+			"an empty DNS name":         {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{""} }, "spec.dnsNames[0]"},
+			"a wildcard inside a name": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"foo.*.example.com"} },
+				"spec.dnsNames[0]"},
+			"a 64-character label": {func(c *certsv1alpha1.DNSCertificate) {
+				c.Spec.DNSNames = []string{strings.Repeat("a", 64) + ".example"}
+			},
+				"spec.dnsNames[0]"},
+			"a 254-character name": {func(c *certsv1alpha1.DNSCertificate) {
+				c.Spec.DNSNames = []string{strings.Repeat(strings.Repeat("a", 49)+".", 5) + "abcd"}
+			}, "spec.dnsNames[0]"},
+			"a duplicate DNS name": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"web.example", "web.example"} },
+				"spec.dnsNames[1]"},
+			"a signer name without a domain": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.SignerName = "local" }, "spec.signerName"},
+			"an IP as a DNS name, with a hint": {func(c *certsv1alpha1.DNSCertificate) { c.Spec.DNSNames = []string{"10.0.0.1"} },
+				"spec.ipAddresses"},
+			"a reserved template label": {func(c *certsv1alpha1.DNSCertificate) {
+				c.Spec.SecretTemplate = &certsv1alpha1.SecretTemplate{Labels: map[string]string{"certs.dnscert.io/dnscertificate": "other"}}
+			}, "spec.secretTemplate.labels"},
 		}
+		By("rejecting an explicitly empty signerName, which typed Go clients cannot send")
+		empty := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "certs.dnscert.io/v1alpha1", "kind": "DNSCertificate",
+			"metadata": map[string]any{"namespace": namespace, "name": "empty-signer"},
+			"spec":     map[string]any{"secretName": "web-tls", "dnsNames": []any{"web.example"}, "signerName": ""},
+		}}
+		err := k8sClient.Create(testCtx, empty)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.signerName"))
+
 		for name, tc := range cases {
 			certificate := newCertificate(namespace, "invalid", "web-tls", "web.example")
 			tc.mutate(certificate)

@@ -299,6 +299,51 @@ var _ = Describe("Lifecycle", Ordered, func() {
 		Expect(csrs.created()).To(HaveLen(1))
 	})
 
+	It("makes no extra CSR when labels change during issuance", func() {
+		signer := startTestSigner(testsigner.Silent)
+		namespace := createNamespace()
+		csrs := recordCSRs(csrSelector(namespace, "web"))
+		kubectlApply(certificateManifest(namespace, "web", "web-tls", signer.Name, "web.example"))
+		waitForReason(c, namespace, "web", certsv1alpha1.ConditionPending, metav1.ConditionTrue, certsv1alpha1.ReasonWaitingForSigner)
+
+		for i := range 10 {
+			kubectl("label", "dnscertificate", "web", "-n", namespace, fmt.Sprintf("edit=%d", i), "--overwrite")
+		}
+		signer.SetMode(testsigner.Sign)
+		Expect(signer.Resync(ctx())).To(Succeed())
+		ready := waitReady(c, namespace, "web")
+		Expect(ready.Status.Revision).To(Equal(int64(1)))
+		Expect(csrs.created()).To(HaveLen(1))
+
+		types := map[string]int{}
+		for _, condition := range ready.Status.Conditions {
+			types[condition.Type]++
+			Expect(condition.ObservedGeneration).To(Equal(ready.Generation), "condition %s", condition.Type)
+		}
+		Expect(types).To(Equal(map[string]int{"Ready": 1, "Pending": 1, "Signed": 1, "Rotating": 1}))
+	})
+
+	It("makes a new CSR when someone deletes the outstanding one", func() {
+		signer := startTestSigner(testsigner.Silent)
+		namespace := createNamespace()
+		kubectlApply(certificateManifest(namespace, "web", "web-tls", signer.Name, "web.example"))
+		waitForReason(c, namespace, "web", certsv1alpha1.ConditionPending, metav1.ConditionTrue, certsv1alpha1.ReasonWaitingForSigner)
+		first := csrsOf(c, namespace, "web")
+		Expect(first).To(HaveLen(1))
+
+		kubectl("delete", "csr", first[0].Name)
+		Eventually(func(g Gomega) {
+			current := csrsOf(c, namespace, "web")
+			g.Expect(current).To(HaveLen(1))
+			g.Expect(current[0].UID).NotTo(Equal(first[0].UID))
+		}).WithTimeout(e2eTimeout).WithPolling(e2ePolling).Should(Succeed())
+
+		signer.SetMode(testsigner.Sign)
+		Expect(signer.Resync(ctx())).To(Succeed())
+		waitReady(c, namespace, "web")
+		expectCleanedUp(c, namespace, "web")
+	})
+
 	It("waits while approval is forbidden and completes once it is granted", func() {
 		signer, err := testsigner.New("forbidden.dnscert.io/"+utilrand.String(6), testsigner.Sign)
 		Expect(err).NotTo(HaveOccurred())
