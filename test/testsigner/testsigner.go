@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -193,10 +194,18 @@ func (s *Signer) Resync(ctx context.Context) error {
 		return err
 	}
 	for i := range list.Items {
-		if list.Items[i].Spec.SignerName == s.Name {
-			if _, err := s.reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}}); err != nil {
-				return err
-			}
+		if list.Items[i].Spec.SignerName != s.Name {
+			continue
+		}
+		request := reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}}
+		// The signer's own controller may update the same CSR at the same time; a conflict
+		// means a fresh read and another try.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			_, err := s.reconcile(ctx, request)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
