@@ -190,9 +190,9 @@ func (r *DNSCertificateReconciler) writeStatus(ctx context.Context, certificate 
 	patch := client.MergeFromWithOptions(certificate, client.MergeFromWithOptimisticLock{})
 	err := r.Status().Patch(ctx, updated, patch)
 	if apierrors.IsConflict(err) {
-		// Usually a label or annotation changed meanwhile. The status is this operator's alone,
-		// so when the live status is still the one this reconcile started from, the new one
-		// is written on top of the live object; otherwise the reconcile starts over.
+		// Usually a label or annotation changed meanwhile. Only this operator writes the status,
+		// so the new status goes onto the live object when its status is still the one this
+		// reconcile started from. Otherwise the reconcile starts over.
 		updated, err = r.patchLiveStatus(ctx, certificate, status)
 	}
 	if err != nil {
@@ -271,9 +271,9 @@ func (r *DNSCertificateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Status writes do not trigger a reconcile; spec, label and annotation changes do.
 		For(&certsv1alpha1.DNSCertificate{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		// Owned Secrets map to their owner; a labelled Secret whose owner reference someone
-		// removed still maps to the DNSCertificate its label names, and a deleted Secret
-		// releases it to the DNSCertificates that name it.
+		// Owned Secrets map to their owner. A labelled Secret whose owner reference someone
+		// removed still maps to the DNSCertificate its label names. A deleted Secret also wakes
+		// the DNSCertificates that name it, because it may have blocked them.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.mapSecretToCertificates)).
 		// A deleted DNSCertificate releases its Secret to another that names it.
 		Watches(&certsv1alpha1.DNSCertificate{}, handler.EnqueueRequestsFromMapFunc(r.mapToCertificatesNamingSameSecret),
@@ -370,7 +370,7 @@ func (r *DNSCertificateReconciler) mapTrustBundleToCertificates(ctx context.Cont
 	return requests
 }
 
-// isNamespaceTerminating reports whether an API error says the namespace is being deleted.
+// isNamespaceTerminating reports whether an API error reports that the namespace is being deleted.
 func isNamespaceTerminating(err error) bool {
 	var status apierrors.APIStatus
 	return errors.As(err, &status) && apierrors.HasStatusCause(status.(error), corev1.NamespaceTerminatingCause)

@@ -141,10 +141,9 @@ func (r *DNSCertificateReconciler) observePendingKey(ctx context.Context, obs *o
 	return nil
 }
 
-// getSecret reads a Secret from the cache, and live when the cache lags behind a write. A cache
-// miss is trusted only when trustMiss is set, such as for a Secret that always carries the
-// operator's label, because the cache holds no other Secret; any other miss is confirmed with a
-// live read.
+// getSecret reads a Secret from the cache, and live when the cache lags behind a write. The cache
+// holds only labelled Secrets, so a miss is trusted only when trustMiss is set, such as for a
+// Secret that always carries the operator's label. Any other miss is confirmed with a live read.
 func (r *DNSCertificateReconciler) getSecret(ctx context.Context, owner types.NamespacedName, key types.NamespacedName,
 	trustMiss bool) (*corev1.Secret, error) {
 	ref := objectRef{kind: kindSecret, name: key.Name}

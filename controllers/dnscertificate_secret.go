@@ -106,8 +106,8 @@ func (r *DNSCertificateReconciler) writeSecret(ctx context.Context, obs *observa
 	case obs.secret == nil:
 		err = r.Create(ctx, secret)
 	case obs.secret.Type != corev1.SecretTypeTLS:
-		// The type of a Secret cannot be updated. This owned Secret holds no valid certificate
-		// (its type fails the checks), so nothing is lost by replacing it.
+		// The type of a Secret cannot be updated. evaluateSecret rejects an owned Secret of
+		// another type before any other check, so it holds no certificate worth keeping.
 		err = r.replaceSecret(ctx, obs.secret, secret)
 	default:
 		err = r.Update(ctx, secret)

@@ -57,9 +57,9 @@ const (
 	WrongSANs Mode = "WrongSANs"
 )
 
-// Signer answers the CertificateSigningRequests of one signer name.
+// Signer handles the CertificateSigningRequests of one signer name.
 type Signer struct {
-	// Name is the signer name it answers for.
+	// Name is the signer name it handles.
 	Name string
 	// Approve makes it approve requests before acting, for operators run without auto-approval.
 	Approve bool
@@ -187,7 +187,7 @@ func (s *Signer) Start(ctx context.Context, cfg *rest.Config) error {
 
 func boolPointer(value bool) *bool { return &value }
 
-// Resync asks the signer to look at every request of its signer name again, after a mode change.
+// Resync handles every request of the signer name again, for use after a mode change.
 func (s *Signer) Resync(ctx context.Context) error {
 	var list certificatesv1.CertificateSigningRequestList
 	if err := s.client.List(ctx, &list); err != nil {
@@ -284,7 +284,7 @@ func (s *Signer) setApproval(ctx context.Context, csr *certificatesv1.Certificat
 	return err
 }
 
-// sign issues a leaf for the request, altered as the mode says.
+// sign issues a leaf for the request, altered as the mode requires.
 func (s *Signer) sign(csr *certificatesv1.CertificateSigningRequest, mode Mode) ([]byte, error) {
 	block, _ := pem.Decode(csr.Spec.Request)
 	if block == nil {
