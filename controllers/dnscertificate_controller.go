@@ -237,7 +237,7 @@ func (r *DNSCertificateReconciler) sweepCSRs(ctx context.Context, key types.Name
 		if !r.requestedByOperator(csr) {
 			continue
 		}
-		if err := r.Delete(ctx, csr, client.Preconditions{UID: &csr.UID}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		if err := r.deleteExact(ctx, csr); err != nil {
 			return fmt.Errorf("deleting CertificateSigningRequest %s of deleted DNSCertificate %s: %w", csr.Name, key, err)
 		}
 		logf.FromContext(ctx).V(1).Info("Deleted CertificateSigningRequest of a deleted DNSCertificate", "certificateSigningRequest", csr.Name)

@@ -215,8 +215,7 @@ func (r *DNSCertificateReconciler) approveCSR(ctx context.Context, obs *observat
 
 // deleteCSR deletes a CSR; one already gone is fine.
 func (r *DNSCertificateReconciler) deleteCSR(ctx context.Context, obs *observation, csr *certificatesv1.CertificateSigningRequest) error {
-	err := r.Delete(ctx, csr, client.Preconditions{UID: &csr.UID})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	if err := r.deleteExact(ctx, csr); err != nil {
 		return fmt.Errorf("deleting CertificateSigningRequest %s: %w", csr.Name, err)
 	}
 	r.expectations.expect(ownerKey(obs.certificate), objectRef{kindCSR, csr.Name}, "")
@@ -228,13 +227,23 @@ func (r *DNSCertificateReconciler) deletePendingKey(ctx context.Context, obs *ob
 	if obs.pendingKey == nil {
 		return nil
 	}
-	err := r.Delete(ctx, obs.pendingKey, client.Preconditions{UID: &obs.pendingKey.UID})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	if err := r.deleteExact(ctx, obs.pendingKey); err != nil {
 		return fmt.Errorf("deleting pending key Secret %s/%s: %w", obs.pendingKey.Namespace, obs.pendingKey.Name, err)
 	}
 	r.expectations.expect(ownerKey(obs.certificate), objectRef{kindSecret, obs.pendingKey.Name}, "")
 	obs.pendingKey = nil
 	return nil
+}
+
+// deleteExact deletes the object with this UID. An object already gone, or replaced by another
+// of the same name (a UID precondition conflict), counts as deleted.
+func (r *DNSCertificateReconciler) deleteExact(ctx context.Context, object client.Object) error {
+	uid := object.GetUID()
+	err := r.Delete(ctx, object, client.Preconditions{UID: &uid})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }
 
 // abandonRequest deletes the outstanding CSR and its pending key.

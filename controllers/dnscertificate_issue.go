@@ -288,7 +288,8 @@ func verifyIssued(desired desiredCertificate, chain []*x509.Certificate, chainPE
 	case len(roots.certificates) == 0:
 		return nil, fmt.Errorf("no root bundle is known for signer %s: publish a ClusterTrustBundle for it", desired.signerName)
 	}
-	issued := &issuedCertificate{chain: chain, chainPEM: chainPEM, key: key, keyPEM: keyPEM, rootsPEM: roots.pem}
+	// checkOutstanding accepted the pending key only in the encoding the spec requests.
+	issued := &issuedCertificate{chain: chain, chainPEM: chainPEM, key: key, keyPEM: keyPEM, keyEncoding: desired.encoding, rootsPEM: roots.pem}
 	in := secretInput{desired: desired, roots: roots.certificates, now: now}
 	if v := checkUsages(in, issued); v != nil {
 		return nil, errors.New(v.message)

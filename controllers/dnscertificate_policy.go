@@ -36,7 +36,9 @@ type issuedCertificate struct {
 	chainPEM []byte
 	key      *pki.PrivateKey
 	keyPEM   []byte
-	rootsPEM []byte
+	// keyEncoding is the PEM encoding of keyPEM.
+	keyEncoding certsv1alpha1.PrivateKeyEncoding
+	rootsPEM    []byte
 }
 
 func (c *issuedCertificate) leaf() *x509.Certificate { return c.chain[0] }
@@ -104,7 +106,7 @@ func parseSecretData(data map[string][]byte) (*issuedCertificate, *violation) {
 	if err != nil {
 		return nil, &violation{certsv1alpha1.ReasonSecretInvalid, fmt.Sprintf("Secret key %s: %v", keyTLSCert, err)}
 	}
-	key, _, err := pki.ParsePrivateKeyPEM(data[keyTLSKey])
+	key, encoding, err := pki.ParsePrivateKeyPEM(data[keyTLSKey])
 	if err != nil {
 		// The parse error may quote nothing of the key, but keep the message generic anyway.
 		return nil, &violation{certsv1alpha1.ReasonSecretInvalid, fmt.Sprintf("Secret key %s does not hold a parsable private key", keyTLSKey)}
@@ -112,7 +114,8 @@ func parseSecretData(data map[string][]byte) (*issuedCertificate, *violation) {
 	if _, err := pki.ParseCertificatesPEM(data[keyCACert]); err != nil {
 		return nil, &violation{certsv1alpha1.ReasonSecretInvalid, fmt.Sprintf("Secret key %s: %v", keyCACert, err)}
 	}
-	return &issuedCertificate{chain: chain, chainPEM: data[keyTLSCert], key: key, keyPEM: data[keyTLSKey], rootsPEM: data[keyCACert]}, nil
+	return &issuedCertificate{chain: chain, chainPEM: data[keyTLSCert], key: key, keyPEM: data[keyTLSKey],
+		keyEncoding: encoding, rootsPEM: data[keyCACert]}, nil
 }
 
 func checkKeyMatches(_ secretInput, issued *issuedCertificate) *violation {
@@ -144,7 +147,7 @@ func checkPrivateKey(in secretInput, issued *issuedCertificate) *violation {
 		return &violation{certsv1alpha1.ReasonPrivateKeyChanged,
 			fmt.Sprintf("The private key is %s, the spec asks for %s", got, in.desired.key)}
 	}
-	_, encoding, _ := pki.ParsePrivateKeyPEM(in.secret.Data[keyTLSKey])
+	encoding := issued.keyEncoding
 	if encoding != in.desired.encoding {
 		return &violation{certsv1alpha1.ReasonPrivateKeyChanged,
 			fmt.Sprintf("The private key is encoded as %s, the spec asks for %s", encoding, in.desired.encoding)}

@@ -142,8 +142,7 @@ func (r *DNSCertificateReconciler) deleteFormerSecrets(ctx context.Context, obs 
 			secret.Labels[certsv1alpha1.LabelPendingKey] != "" {
 			continue
 		}
-		err := r.Delete(ctx, secret, client.Preconditions{UID: &secret.UID})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		if err := r.deleteExact(ctx, secret); err != nil {
 			return fmt.Errorf("deleting former Secret %s/%s: %w", secret.Namespace, secret.Name, err)
 		}
 		logf.FromContext(ctx).Info("Deleted the Secret of an earlier spec.secretName", "secret", secret.Name)
