@@ -257,7 +257,7 @@ func (r *DNSCertificateReconciler) abandonRequest(ctx context.Context, obs *obse
 	return r.deletePendingKey(ctx, obs)
 }
 
-// signerDeadline is when an approved CSR nobody signed is abandoned: SignerTimeout after its
+// signerDeadline returns when an approved but unsigned CSR is abandoned: SignerTimeout after its
 // approval, or after its creation when the approval carries no time.
 func (r *DNSCertificateReconciler) signerDeadline(csr *certificatesv1.CertificateSigningRequest) time.Time {
 	start := csr.CreationTimestamp.Time

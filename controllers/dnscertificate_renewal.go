@@ -14,7 +14,7 @@ const (
 	renewalSpreadStart = 0.7
 	renewalSpreadEnd   = 0.9
 
-	// minRequeueDelay is the shortest delay a reconcile asks for, because a delay of zero or less
+	// minRequeueDelay is the shortest delay a reconcile requests, because a delay of zero or less
 	// makes the controller spin.
 	minRequeueDelay = time.Second
 

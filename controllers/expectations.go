@@ -37,7 +37,7 @@ func (e *expectations) expect(owner types.NamespacedName, ref objectRef, resourc
 }
 
 // satisfied reports whether the cached resourceVersion of an object ("" when absent) is the
-// one last written; it forgets the expectation when it is. An object without an expectation
+// one last written, and drops the expectation when it is. An object without an expectation
 // is satisfied.
 func (e *expectations) satisfied(owner types.NamespacedName, ref objectRef, cachedResourceVersion string) bool {
 	e.mu.Lock()

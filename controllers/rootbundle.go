@@ -46,9 +46,9 @@ type rootResolver struct {
 	configuredRoots func(signerName string) []byte
 }
 
-// resolve returns the root bundle for a signer: its ClusterTrustBundles; else the roots
-// configured for it; else the chain's self-signed top; else the namespace's kube-root-ca.crt
-// ConfigMap. It returns an empty bundle when none of them is available.
+// resolve returns the root bundle for a signer. It tries, in order, the signer's
+// ClusterTrustBundles, the roots configured for it, the chain's self-signed top and the
+// namespace's kube-root-ca.crt ConfigMap, and returns an empty bundle when none is available.
 func (r *rootResolver) resolve(ctx context.Context, signerName, namespace string, chain []*x509.Certificate) (rootBundle, error) {
 	if r.trustBundlesServed {
 		bundle, err := r.fromTrustBundles(ctx, signerName)

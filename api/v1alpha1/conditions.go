@@ -61,7 +61,7 @@ const (
 	ReasonInvalidCertificate = "InvalidCertificate"
 	// ReasonApprovalForbidden: the operator may not approve CertificateSigningRequests for the signer.
 	ReasonApprovalForbidden = "ApprovalForbidden"
-	// ReasonSignerTimeout: the signer did not answer within the configured timeout.
+	// ReasonSignerTimeout: the signer did not sign the approved request within the configured timeout.
 	ReasonSignerTimeout = "SignerTimeout"
 )
 

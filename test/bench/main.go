@@ -1,6 +1,7 @@
-// Command bench measures dnscert-operator against a local control plane: the rate of a plain
-// client as a ceiling, a burst of issuances, the regeneration of a deleted Secret, the API writes
-// per issuance and while idle, the manager's peak memory, and its re-verification after a restart.
+// Command bench measures dnscert-operator against a local control plane. It measures the rate of
+// a plain client as a ceiling, a burst of issuances and the regeneration of a deleted Secret. It
+// also counts the API writes per issuance and while idle, and measures the manager's peak memory
+// and its re-verification after a restart.
 // It starts its own control plane (etcd, kube-apiserver and kube-controller-manager from
 // $KUBEBUILDER_ASSETS) and the real bin/manager, prints Markdown tables and stops every process it
 // started before it exits.

@@ -110,7 +110,7 @@ func (r *report) add(scenario, figure string, value float64, format string) {
 	r.rows = append(r.rows, row{scenario: scenario, figure: figure, value: value, format: format})
 }
 
-// addTarget appends a figure with its target, and met tells whether the figure meets it.
+// addTarget appends a figure with its target; met is true when the figure meets the target.
 func (r *report) addTarget(scenario, figure string, value float64, format, target string, met bool) {
 	verdict := verdictMissed
 	if met {

@@ -10,8 +10,8 @@ import (
 
 // runRestart stops a manager that has every DNSCertificate Ready and starts a new one. It
 // measures the time from the new process's start until its DNSCertificate controller has
-// reconciled as many times as there are DNSCertificates, the manager's own sign that it has
-// checked each of them, and counts the write requests from the stop until then.
+// reconciled as many times as there are DNSCertificates, which is the manager's own sign that it
+// has checked each of them. It also counts the write requests from the stop until then.
 func (b *bench) runRestart(ctx context.Context) error {
 	if err := b.ensureOperator(ctx); err != nil {
 		return err
